@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * domain.c - domain life cycle, fault reporting, stats and explicit
+ * flushes: the API entry for everything that is not a map or an unmap.
+ *
+ * Design source: the Windows DMA IOMMU interface (CreateDomainEx,
+ * DeleteDomain, FlushDomain, FlushDomainByVaList,
+ * SetDeviceFaultReportingEx).  Departures: the domain's configuration is
+ * one struct whose invalid fields report the parameter number they have in
+ * CreateDomainEx; Unmanaged domains are not offered.
+ *
+ * Invariants:
+ *  1. A domain is fully built (page table, allocator, backend, reserved
+ *     regions) before ivm_domain_create writes *out; any failure unwinds
+ *     in reverse order and leaves nothing allocated.
+ *  2. Every reserved region is taken from the allocator (when there is
+ *     one) and occupies its page-table slots (identity leaves for
+ *     should_map, markers otherwise), so neither the allocator nor an
+ *     explicit map can ever hand it out.
+ *  3. Destruction syncs the backend before freeing the page table, and
+ *     waits for an RCU grace period before freeing tables.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain.h"
+#include "iovamap/flush.h"
+#include "mem.h"
+#include "rcu.h"
+#include "util.h"
+
+void domain_lock(struct ivm_domain *d)
+{
+	if (pthread_mutex_lock(&d->lock) != 0)
+		ivm_die("pthread_mutex_lock failed");
+}
+
+void domain_unlock(struct ivm_domain *d)
+{
+	if (pthread_mutex_unlock(&d->lock) != 0)
+		ivm_die("pthread_mutex_unlock failed");
+}
+
+void domain_invalidate(struct ivm_domain *d, ivm_la la, uint64_t pages)
+{
+	d->be_ops->add_range(d->be, la, pages, false);
+	d->be_ops->sync(d->be);
+}
+
+static void publish_iova_used(struct ivm_domain *d)
+{
+	if (d->has_allocator)
+		ivm_store_relaxed(&d->iova_used_pages,
+				  range_alloc_used_pages(&d->ra));
+}
+
+ivm_status domain_take_space(struct ivm_domain *d, uint64_t pages,
+			     const ivm_la *explicit_la, const ivm_la *min_la,
+			     const ivm_la *max_la, ivm_la *la_out,
+			     uint64_t *alloc_pages)
+{
+	ivm_status status;
+
+	if (explicit_la) {
+		ivm_la la = *explicit_la;
+		ivm_la last = la + ((pages << IVM_PAGE_SHIFT) - 1);
+
+		*alloc_pages = 0;
+		if (d->has_allocator) {
+			if ((min_la && la < *min_la) || (max_la && last > *max_la))
+				return IVM_STATUS_INVALID_PARAMETER_MIX;
+			status = range_alloc_claim(&d->ra, la >> IVM_PAGE_SHIFT,
+						   pages);
+			if (status == IVM_STATUS_INVALID_PARAMETER)
+				status = IVM_STATUS_INVALID_PARAMETER_4;
+			if (status != IVM_STATUS_SUCCESS)
+				return status;
+			*alloc_pages = pages;
+			publish_iova_used(d);
+		}
+		*la_out = la;
+		return IVM_STATUS_SUCCESS;
+	}
+
+	IVM_ASSERT(d->has_allocator);
+	uint64_t min_page = 0, max_page = UINT64_MAX >> IVM_PAGE_SHIFT;
+	if (min_la) {
+		if (*min_la > UINT64_MAX - IVM_PAGE_MASK)
+			return IVM_STATUS_INVALID_PARAMETER_MIX;
+		min_page = (*min_la + IVM_PAGE_MASK) >> IVM_PAGE_SHIFT;
+	}
+	if (max_la && *max_la != UINT64_MAX) {
+		/* The last page must end at or below *max_la (inclusive). */
+		uint64_t end_page = (*max_la + 1) >> IVM_PAGE_SHIFT;
+		if (end_page == 0)
+			return IVM_STATUS_INVALID_PARAMETER_MIX;
+		max_page = end_page - 1;
+	}
+	unsigned order = ivm_order_ceil(pages);
+	uint64_t page;
+	status = range_alloc_alloc(&d->ra, order, min_page, max_page, &page);
+	if (status != IVM_STATUS_SUCCESS)
+		return status;
+	*alloc_pages = 1ull << order;
+	*la_out = page << IVM_PAGE_SHIFT;
+	publish_iova_used(d);
+	return IVM_STATUS_SUCCESS;
+}
+
+void domain_give_space(struct ivm_domain *d, ivm_la la, uint64_t alloc_pages)
+{
+	if (alloc_pages == 0 || !d->has_allocator)
+		return;
+	range_alloc_free(&d->ra, la >> IVM_PAGE_SHIFT, alloc_pages);
+	publish_iova_used(d);
+}
+
+void domain_report_fault(struct ivm_domain *d, ivm_la la, uint32_t access,
+			 enum ivm_fault_reason reason)
+{
+	ivm_counter_add(&d->faults, 1);
+	domain_lock(d);
+	ivm_fault_handler_fn fn = d->fault_fn;
+	void *ctx = d->fault_ctx;
+	domain_unlock(d);
+	if (fn) {
+		struct ivm_fault fault = { .la = la, .access = access, .reason = reason };
+		fn(ctx, &fault);
+	}
+}
+
+/* Validate the configuration; returns the status for the first bad field. */
+static ivm_status check_config(const struct ivm_domain_config *c,
+			       unsigned *width, bool *has_allocator)
+{
+	if ((unsigned)c->type > IVM_DOMAIN_UNMANAGED)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	if (c->flags != 0)
+		return IVM_STATUS_INVALID_PARAMETER_2;
+
+	*width = IVM_DEFAULT_ADDRESS_WIDTH;
+	*has_allocator = false;
+	if (c->allocator) {
+		const struct ivm_allocator_config *a = c->allocator;
+		if ((unsigned)a->type > IVM_ALLOCATOR_BUDDY ||
+		    (a->flags & ~IVM_ALLOCATOR_ALLOW_EXPLICIT) != 0)
+			return IVM_STATUS_INVALID_PARAMETER_3;
+		if (a->address_width != 0) {
+			if (a->address_width < IVM_MIN_ADDRESS_WIDTH ||
+			    a->address_width > IVM_MAX_ADDRESS_WIDTH)
+				return IVM_STATUS_INVALID_PARAMETER_3;
+			*width = a->address_width;
+		}
+		*has_allocator = a->type == IVM_ALLOCATOR_BUDDY;
+	}
+
+	if (c->reserved_count > 0 && !c->reserved)
+		return IVM_STATUS_INVALID_PARAMETER_4;
+	uint64_t space = 1ull << (*width - IVM_PAGE_SHIFT);
+	for (size_t i = 0; i < c->reserved_count; i++) {
+		const struct ivm_reserved_region *r = &c->reserved[i];
+		uint64_t first = r->base >> IVM_PAGE_SHIFT;
+		if (!ivm_page_aligned(r->base) || r->pages == 0 ||
+		    first >= space || r->pages > space - first)
+			return IVM_STATUS_INVALID_PARAMETER_4;
+		for (size_t j = 0; j < i; j++) {
+			const struct ivm_reserved_region *o = &c->reserved[j];
+			uint64_t ofirst = o->base >> IVM_PAGE_SHIFT;
+			/* Inclusive last pages; both ranges checked above. */
+			if (first <= ofirst + (o->pages - 1) &&
+			    ofirst <= first + (r->pages - 1))
+				return IVM_STATUS_INVALID_PARAMETER_4;
+		}
+	}
+
+	if (c->backend != IVM_BACKEND_SWIOMMU)
+		return IVM_STATUS_INVALID_PARAMETER;
+	if ((c->iotlb_sets & (c->iotlb_sets - 1)) != 0 || c->iotlb_ways > 16 ||
+	    c->iotlb_sets > (1u << 16))
+		return IVM_STATUS_INVALID_PARAMETER;
+	if (c->type == IVM_DOMAIN_UNMANAGED)
+		return IVM_STATUS_NOT_SUPPORTED;
+	return IVM_STATUS_SUCCESS;
+}
+
+/* Give one reserved region its allocator claim and page-table slots. */
+static ivm_status place_region(struct ivm_domain *d,
+			       const struct ivm_reserved_region *r)
+{
+	struct pt_source src = {
+		.base = r->base,
+		.flags = PT_READ | PT_WRITE |
+			 ((uint64_t)PT_KIND_REGION << PT_KIND_SHIFT),
+		.marker = !r->should_map,
+		.allow_large = true,
+	};
+	ivm_status status;
+
+	if (d->has_allocator) {
+		status = range_alloc_claim(&d->ra, r->base >> IVM_PAGE_SHIFT,
+					   r->pages);
+		if (status != IVM_STATUS_SUCCESS)
+			return status;
+	}
+	status = pt_install(&d->pt, r->base, r->pages, &src, false);
+	if (status == IVM_STATUS_SUCCESS && r->should_map) {
+		struct ivm_phys phys = {
+			.type = IVM_PHYS_CONTIGUOUS,
+			.contiguous = { .base = r->base,
+					.size = r->pages << IVM_PAGE_SHIFT },
+		};
+		status = d->be_ops->map(d->be, r->base, r->pages, &phys,
+					IVM_PERM_READ | IVM_PERM_WRITE);
+		if (status != IVM_STATUS_SUCCESS)
+			pt_remove(&d->pt, r->base, r->pages, false);
+	}
+	if (status != IVM_STATUS_SUCCESS && d->has_allocator)
+		range_alloc_free(&d->ra, r->base >> IVM_PAGE_SHIFT, r->pages);
+	return status;
+}
+
+IVM_API ivm_status ivm_domain_create(const struct ivm_domain_config *config,
+				     struct ivm_domain **out)
+{
+	struct ivm_domain *d;
+	unsigned width;
+	bool has_allocator;
+	ivm_status status;
+
+	if (!config || !out)
+		return IVM_STATUS_INVALID_PARAMETER;
+	status = check_config(config, &width, &has_allocator);
+	if (status != IVM_STATUS_SUCCESS)
+		return status;
+
+	ivm_rcu_ensure_registered();
+	d = ivm_mem_zalloc(sizeof(*d), _Alignof(struct ivm_domain));
+	if (!d)
+		return IVM_STATUS_INSUFFICIENT_RESOURCES;
+	d->type = config->type;
+	d->width = width;
+	d->has_allocator = has_allocator;
+	d->allow_explicit = has_allocator &&
+		(config->allocator->flags & IVM_ALLOCATOR_ALLOW_EXPLICIT);
+	d->be_ops = &ivm_swiommu_ops;
+	if (pthread_mutex_init(&d->lock, NULL) != 0) {
+		status = IVM_STATUS_INSUFFICIENT_RESOURCES;
+		goto err_free;
+	}
+	status = pt_init(&d->pt, width);
+	if (status != IVM_STATUS_SUCCESS)
+		goto err_mutex;
+	if (has_allocator) {
+		status = range_alloc_init(&d->ra, width);
+		if (status != IVM_STATUS_SUCCESS)
+			goto err_pt;
+	}
+	status = d->be_ops->create(d, config, &d->be);
+	if (status != IVM_STATUS_SUCCESS)
+		goto err_ra;
+	for (size_t i = 0; i < config->reserved_count; i++) {
+		status = place_region(d, &config->reserved[i]);
+		if (status != IVM_STATUS_SUCCESS)
+			goto err_backend;
+	}
+	publish_iova_used(d);
+	*out = d;
+	return IVM_STATUS_SUCCESS;
+
+err_backend:
+	/* Regions placed so far go with the page table and the allocator;
+	 * the backend forgets its mappings when destroyed. */
+	d->be_ops->flush_all(d->be);
+	d->be_ops->destroy(d->be);
+err_ra:
+	if (has_allocator)
+		range_alloc_fini(&d->ra);
+err_pt:
+	ivm_rcu_synchronize();
+	pt_fini(&d->pt);
+err_mutex:
+	pthread_mutex_destroy(&d->lock);
+err_free:
+	ivm_mem_free(d, sizeof(*d), _Alignof(struct ivm_domain));
+	return status == IVM_STATUS_IN_USE ? IVM_STATUS_INVALID_PARAMETER_4
+					   : status;
+}
+
+IVM_API void ivm_domain_destroy(struct ivm_domain **domain)
+{
+	if (!domain || !*domain)
+		return;
+	struct ivm_domain *d = *domain;
+	*domain = NULL;
+
+	uint32_t devices = ivm_load_relaxed(&d->devices);
+	if (devices != 0)
+		ivm_die("domain destroyed with %u model device(s) attached; "
+			"call ivm_swdev_destroy first", devices);
+
+	ivm_rcu_ensure_registered();
+	domain_lock(d);
+	while (d->reservations) {
+		struct ivm_reservation *r = d->reservations;
+		d->reservations = r->next;
+		ivm_mem_free(r, sizeof(*r), _Alignof(struct ivm_reservation));
+	}
+	/* Invariant 3: no device may use a translation of this domain once
+	 * its memory goes. */
+	d->be_ops->flush_all(d->be);
+	domain_unlock(d);
+
+	ivm_rcu_synchronize();
+	d->be_ops->destroy(d->be);
+	pt_fini(&d->pt);
+	if (d->has_allocator)
+		range_alloc_fini(&d->ra);
+	pthread_mutex_destroy(&d->lock);
+	ivm_mem_free(d, sizeof(*d), _Alignof(struct ivm_domain));
+}
+
+IVM_API ivm_status ivm_query_available_domain_types(uint32_t *mask)
+{
+	if (!mask)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	*mask = (1u << IVM_DOMAIN_TRANSLATE) | (1u << IVM_DOMAIN_PASSTHROUGH);
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_domain_set_fault_handler(struct ivm_domain *domain,
+						ivm_fault_handler_fn handler,
+						void *context)
+{
+	if (!domain)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	domain_lock(domain);
+	domain->fault_fn = handler;
+	domain->fault_ctx = context;
+	domain_unlock(domain);
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_domain_get_stats(const struct ivm_domain *domain,
+					struct ivm_domain_stats *out)
+{
+	if (!domain)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	if (!out)
+		return IVM_STATUS_INVALID_PARAMETER_2;
+	struct ivm_domain *d = (struct ivm_domain *)domain;
+	memset(out, 0, sizeof(*out));
+	out->mappings = ivm_load_relaxed(&d->mappings);
+	out->mapped_pages = ivm_load_relaxed(&d->mapped_pages);
+	out->pt_tables = pt_table_count(&d->pt);
+	out->pt_bytes = out->pt_tables * IVM_PAGE_SIZE;
+	out->iova_used_pages = ivm_load_relaxed(&d->iova_used_pages);
+	out->reservations = ivm_load_relaxed(&d->reservation_count);
+	out->faults = ivm_load_relaxed(&d->faults);
+	d->be_ops->get_stats(d->be, out);
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_flush_domain(struct ivm_domain *domain)
+{
+	if (!domain)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	domain_lock(domain);
+	domain->be_ops->flush_all(domain->be);
+	domain_unlock(domain);
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_flush_domain_by_va_list(struct ivm_domain *domain,
+					       bool last_level, size_t count,
+					       const ivm_la *list)
+{
+	if (!domain)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	if (count == 0)
+		return IVM_STATUS_SUCCESS;
+	if (!list)
+		return IVM_STATUS_INVALID_PARAMETER_4;
+	for (size_t i = 0; i < count; i++)
+		if (list[i] >> domain->width)
+			return IVM_STATUS_INVALID_PARAMETER_4;
+	domain_lock(domain);
+	for (size_t i = 0; i < count; i++)
+		domain->be_ops->add_range(domain->be, list[i] & ~IVM_PAGE_MASK,
+					  1, last_level);
+	domain->be_ops->sync(domain->be);
+	domain_unlock(domain);
+	return IVM_STATUS_SUCCESS;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * domain.h - the domain object, shared by the files of lib/ and hw/.
+ */
+#ifndef IVM_DOMAIN_H
+#define IVM_DOMAIN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atomics.h"
+#include "backend.h"
+#include "iovamap/domain.h"
+#include "iovamap/reserve.h"
+#include "pagetable.h"
+#include "range_alloc.h"
+
+struct ivm_reservation {
+	struct ivm_domain *domain;       /* set at creation */
+	ivm_la base;                     /* first logical address */
+	uint64_t pages;                  /* usable pages */
+	uint64_t alloc_pages;            /* pages taken from the allocator
+	                                    (rounding included); 0 without */
+	uint64_t mappings;               /* live maps inside; writer lock */
+	struct ivm_reservation *prev;    /* domain's list; writer lock */
+	struct ivm_reservation *next;
+};
+
+struct ivm_domain {
+	/* Set at creation, then read-only. */
+	enum ivm_domain_type type;
+	unsigned width;                  /* logical address width in bits */
+	bool has_allocator;
+	bool allow_explicit;
+	const struct ivm_backend_ops *be_ops;
+	struct ivm_backend *be;
+
+	/* Writers (map, unmap, reserve, identity, flush) hold this. */
+	pthread_mutex_t lock;
+	struct range_alloc ra;           /* writer lock */
+	struct ivm_reservation *reservations; /* writer lock */
+	ivm_fault_handler_fn fault_fn;   /* writer lock */
+	void *fault_ctx;                 /* writer lock */
+
+	/* Read by any thread without the lock (see pagetable.h). */
+	struct pagetable pt;
+
+	/* Counters: written under the writer lock or by device threads,
+	 * read relaxed by ivm_domain_get_stats. */
+	_Atomic uint64_t mappings;
+	_Atomic uint64_t mapped_pages;
+	_Atomic uint64_t reservation_count;
+	_Atomic uint64_t faults;
+	_Atomic uint64_t iova_used_pages; /* mirror of ra.used_pages */
+	_Atomic uint32_t devices;        /* model devices attached */
+};
+
+static inline uint64_t domain_pages(const struct ivm_domain *d)
+{
+	return 1ull << (d->width - IVM_PAGE_SHIFT);
+}
+
+/* True when [la, la + pages * 4 KiB) lies inside the domain's width
+ * (inclusive last address, overflow checked). */
+static inline bool domain_range_ok(const struct ivm_domain *d, ivm_la la,
+				   uint64_t pages)
+{
+	uint64_t limit = domain_pages(d);
+	uint64_t first = la >> IVM_PAGE_SHIFT;
+	return pages > 0 && first < limit && pages <= limit - first;
+}
+
+/* Report a faulting device access: counts it and calls the handler.
+ * Context: no iovamap lock held, outside RCU read-side sections. */
+void domain_report_fault(struct ivm_domain *d, ivm_la la, uint32_t access,
+			 enum ivm_fault_reason reason);
+
+#endif /* IVM_DOMAIN_H */
+
+/*
+ * domain_take_space - take logical space for `pages` pages: the explicit
+ * range (claimed in the allocator when the domain has one), or a block
+ * chosen by the allocator inside [min, max].  Writer lock held.
+ *
+ * Returns SUCCESS with *la_out and *alloc_pages (pages to give back to the
+ * allocator later; 0 when the domain has no allocator), or MIX, IN_USE,
+ * INSUFFICIENT_RESOURCES.  The caller validated the arguments' formats.
+ */
+ivm_status domain_take_space(struct ivm_domain *d, uint64_t pages,
+			     const ivm_la *explicit_la, const ivm_la *min_la,
+			     const ivm_la *max_la, ivm_la *la_out,
+			     uint64_t *alloc_pages);
+
+/* Give back what domain_take_space took.  Writer lock held; only after the
+ * backend's sync for any mapping that used it. */
+void domain_give_space(struct ivm_domain *d, ivm_la la, uint64_t alloc_pages);
+
+/* Lock / unlock the writer lock (ivm_die on an OS failure). */
+void domain_lock(struct ivm_domain *d);
+void domain_unlock(struct ivm_domain *d);
+
+/* Queue the invalidation of a removed range and sync the backend (strict
+ * invalidation).  Writer lock held. */
+void domain_invalidate(struct ivm_domain *d, ivm_la la, uint64_t pages);

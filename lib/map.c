@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * map.c - IOMMU_MAP_LOGICAL_RANGE_EX and its unmap, identity maps, and
+ * translation: the data path map -> allocator -> page table -> backend,
+ * and unmap -> page table -> invalidation -> allocator.
+ *
+ * Design source: the Windows DMA IOMMU interface for the statuses and the
+ * parameter order; Linux iommufd/io_pagetable.c for inclusive-last range
+ * arithmetic and exact undo of partial failures; VFIO type1v2 for refusing
+ * unmaps that cut through a mapping.
+ *
+ * Invariants:
+ *  1. Arguments are validated here, at the boundary, before any state is
+ *     touched, in argument order; the lower layers assume valid input.
+ *  2. A mapping's page-table leaves carry its family (kind) and its first
+ *     and last page, so an unmap can prove it covers whole mappings of its
+ *     own family from the table alone (pagetable.h).
+ *  3. Map: space is taken, then the leaves installed, then the backend
+ *     told; a failure at any step undoes the earlier steps in reverse.
+ *  4. Unmap: the leaves are cleared, the backend told and synced, and only
+ *     then is the space given back, so no logical address is handed out
+ *     again before the invalidation of its last use completed.
+ *  5. Allocated mappings own a power-of-two block; the rounding past the
+ *     mapped pages is never mapped, so a mapping with rounding is always
+ *     the last of a run of adjacent mappings, and one range free of the
+ *     union gives everything back (range_alloc_free accepts unions).
+ */
+#include "domain.h"
+#include "iovamap/map.h"
+#include "phys.h"
+#include "rcu.h"
+#include "util.h"
+
+#define KIND_FLAGS(kind) ((uint64_t)(kind) << PT_KIND_SHIFT)
+
+/* What an unmap walk found. */
+struct unmap_walk {
+	uint64_t mappings;
+	enum pt_kind last_kind;
+	uint64_t last_pages;
+};
+
+static void note_mapping(void *ctx, ivm_la la, uint64_t pages,
+			 enum pt_kind kind)
+{
+	struct unmap_walk *w = ctx;
+	w->mappings++;
+	w->last_kind = kind;
+	w->last_pages = pages;
+}
+
+/* Pages the allocator handed out for a run of whole mappings. */
+static uint64_t space_of_run(const struct ivm_domain *d, uint64_t pages,
+			     const struct unmap_walk *w)
+{
+	if (!d->has_allocator)
+		return 0;
+	if (w->last_kind == PT_KIND_ALLOCATED)
+		return pages + ((1ull << ivm_order_ceil(w->last_pages)) -
+				w->last_pages);
+	return pages;
+}
+
+/*
+ * Install a mapping at la whose space is already taken, and tell the
+ * backend.  Writer lock held.  On failure nothing of it remains.
+ */
+static ivm_status install_mapping(struct ivm_domain *d, ivm_la la,
+				  uint64_t pages, struct pt_source *src,
+				  const struct ivm_phys *phys,
+				  uint32_t permissions)
+{
+	ivm_status status = pt_install(&d->pt, la, pages, src, false);
+	if (status != IVM_STATUS_SUCCESS)
+		return status;
+	status = d->be_ops->map(d->be, la, pages, phys, permissions);
+	if (status != IVM_STATUS_SUCCESS) {
+		pt_remove(&d->pt, la, pages, false);
+		/* A device may have cached a leaf in between. */
+		domain_invalidate(d, la, pages);
+		return IVM_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	ivm_counter_add(&d->mappings, 1);
+	ivm_counter_add(&d->mapped_pages, pages);
+	return IVM_STATUS_SUCCESS;
+}
+
+/* Remove a validated run of whole mappings; writer lock held. */
+static void remove_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
+			    const struct unmap_walk *w)
+{
+	pt_remove(&d->pt, la, pages, false);
+	d->be_ops->unmap(d->be, la, pages);
+	domain_invalidate(d, la, pages);
+	domain_give_space(d, la, space_of_run(d, pages, w));
+	ivm_fetch_sub_relaxed(&d->mappings, w->mappings);
+	ivm_fetch_sub_relaxed(&d->mapped_pages, pages);
+}
+
+IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
+					    uint32_t permissions,
+					    const struct ivm_phys *phys,
+					    const ivm_la *explicit_la,
+					    const ivm_la *min_la,
+					    const ivm_la *max_la,
+					    ivm_la *la_out)
+{
+	struct pt_source src;
+	uint64_t pages;
+
+	if (!domain || domain->type != IVM_DOMAIN_TRANSLATE)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	if (permissions & ~IVM_PERM_MASK)
+		return IVM_STATUS_INVALID_PARAMETER_2;
+	if (!phys_describe(phys, &pages, &src) || pages > domain_pages(domain))
+		return IVM_STATUS_INVALID_PARAMETER_3;
+	if (explicit_la && (!ivm_page_aligned(*explicit_la) ||
+			    !domain_range_ok(domain, *explicit_la, pages)))
+		return IVM_STATUS_INVALID_PARAMETER_4;
+	if (domain->has_allocator && min_la && max_la && *min_la > *max_la)
+		return IVM_STATUS_INVALID_PARAMETER_MIX;
+	if (!la_out)
+		return IVM_STATUS_INVALID_PARAMETER;
+	if (explicit_la ? (domain->has_allocator && !domain->allow_explicit)
+			: !domain->has_allocator)
+		return IVM_STATUS_NOT_SUPPORTED;
+
+	ivm_rcu_ensure_registered();
+	src.flags = pt_perm_bits(permissions) |
+		    KIND_FLAGS(explicit_la ? PT_KIND_EXPLICIT : PT_KIND_ALLOCATED);
+
+	domain_lock(domain);
+	ivm_la la;
+	uint64_t alloc_pages;
+	ivm_status status = domain_take_space(domain, pages, explicit_la,
+					      min_la, max_la, &la, &alloc_pages);
+	if (status == IVM_STATUS_SUCCESS) {
+		status = install_mapping(domain, la, pages, &src, phys,
+					 permissions);
+		if (status != IVM_STATUS_SUCCESS)
+			domain_give_space(domain, la, alloc_pages);
+	}
+	domain_unlock(domain);
+
+	if (status == IVM_STATUS_SUCCESS)
+		*la_out = la;
+	return status;
+}
+
+IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
+					   ivm_la la, uint64_t pages)
+{
+	struct unmap_walk walk = { 0 };
+	const unsigned kinds = (1u << PT_KIND_ALLOCATED) | (1u << PT_KIND_EXPLICIT);
+
+	if (!domain || domain->type != IVM_DOMAIN_TRANSLATE)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	if (!ivm_page_aligned(la))
+		return IVM_STATUS_INVALID_PARAMETER_2;
+	if (!domain_range_ok(domain, la, pages))
+		return IVM_STATUS_INVALID_PARAMETER_3;
+
+	ivm_rcu_ensure_registered();
+	domain_lock(domain);
+	if (!pt_check_whole(&domain->pt, la, pages, kinds, note_mapping, &walk)) {
+		domain_unlock(domain);
+		return IVM_STATUS_INVALID_PARAMETER;
+	}
+	remove_mappings(domain, la, pages, &walk);
+	domain_unlock(domain);
+	return IVM_STATUS_SUCCESS;
+}
+
+/* Identity maps name a contiguous range: a buffer or a contiguous phys. */
+static ivm_status identity_describe(const struct ivm_domain *d,
+				    const struct ivm_phys *phys,
+				    ivm_status bad_phys, uint64_t *pages,
+				    struct pt_source *src)
+{
+	if (phys && phys->type == IVM_PHYS_PFN_ARRAY)
+		return IVM_STATUS_NOT_SUPPORTED;
+	if (!phys_describe(phys, pages, src))
+		return bad_phys;
+	if (d->type == IVM_DOMAIN_TRANSLATE &&
+	    !domain_range_ok(d, src->base, *pages))
+		return bad_phys;
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_map_identity_range_ex(struct ivm_domain *domain,
+					     uint32_t permissions,
+					     const struct ivm_phys *phys)
+{
+	struct pt_source src;
+	uint64_t pages;
+	ivm_status status;
+
+	if (!domain)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	if (permissions & ~IVM_PERM_MASK)
+		return IVM_STATUS_INVALID_PARAMETER_2;
+	status = identity_describe(domain, phys, IVM_STATUS_INVALID_PARAMETER_3,
+				   &pages, &src);
+	if (status != IVM_STATUS_SUCCESS)
+		return status;
+	if (domain->type == IVM_DOMAIN_PASSTHROUGH)
+		return IVM_STATUS_SUCCESS; /* already identity */
+
+	ivm_rcu_ensure_registered();
+	src.flags = pt_perm_bits(permissions) | KIND_FLAGS(PT_KIND_IDENTITY);
+	ivm_la la = src.base;
+
+	domain_lock(domain);
+	uint64_t alloc_pages;
+	ivm_la taken;
+	status = domain_take_space(domain, pages, &la, NULL, NULL, &taken,
+				   &alloc_pages);
+	if (status == IVM_STATUS_SUCCESS) {
+		status = install_mapping(domain, la, pages, &src, phys,
+					 permissions);
+		if (status != IVM_STATUS_SUCCESS)
+			domain_give_space(domain, la, alloc_pages);
+	}
+	domain_unlock(domain);
+	return status;
+}
+
+IVM_API ivm_status ivm_unmap_identity_range_ex(struct ivm_domain *domain,
+					       const struct ivm_phys *phys)
+{
+	struct unmap_walk walk = { 0 };
+	struct pt_source src;
+	uint64_t pages;
+	ivm_status status;
+
+	if (!domain)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	status = identity_describe(domain, phys, IVM_STATUS_INVALID_PARAMETER_2,
+				   &pages, &src);
+	if (status != IVM_STATUS_SUCCESS)
+		return status;
+	if (domain->type == IVM_DOMAIN_PASSTHROUGH)
+		return IVM_STATUS_SUCCESS;
+
+	ivm_rcu_ensure_registered();
+	domain_lock(domain);
+	if (!pt_check_whole(&domain->pt, src.base, pages,
+			    1u << PT_KIND_IDENTITY, note_mapping, &walk)) {
+		domain_unlock(domain);
+		return IVM_STATUS_INVALID_PARAMETER;
+	}
+	remove_mappings(domain, src.base, pages, &walk);
+	domain_unlock(domain);
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_translate(struct ivm_domain *domain, ivm_la la,
+				 uint64_t *pa_out, uint32_t *permissions_out)
+{
+	uint64_t pa;
+	uint32_t perms;
+
+	if (ivm_unlikely(!domain))
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	if (domain->type == IVM_DOMAIN_PASSTHROUGH) {
+		pa = la;
+		perms = IVM_PERM_READ | IVM_PERM_WRITE;
+	} else {
+		/* Argument order: an unmapped la (_2) is reported before a
+		 * missing pa_out (_3). */
+		if (ivm_unlikely(la >> domain->width))
+			return IVM_STATUS_INVALID_PARAMETER_2;
+		unsigned level = 0;
+		ivm_rcu_ensure_registered();
+		ivm_rcu_read_lock();
+		uint64_t e = pt_lookup(&domain->pt, la, &level);
+		ivm_rcu_read_unlock();
+		if (ivm_unlikely(!e))
+			return IVM_STATUS_INVALID_PARAMETER_2;
+		pa = (e & PT_ADDR_MASK) + (la & (pt_level_size(level) - 1));
+		perms = pt_leaf_perms(e);
+	}
+	if (ivm_unlikely(!pa_out))
+		return IVM_STATUS_INVALID_PARAMETER_3;
+	*pa_out = pa;
+	if (permissions_out)
+		*permissions_out = perms;
+	return IVM_STATUS_SUCCESS;
+}

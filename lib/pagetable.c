@@ -1,0 +1,507 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pagetable.c - the radix page table (see pagetable.h for the format).
+ *
+ * Design source: the hardware IOMMU page tables of VT-d and Arm SMMU (one
+ * 4 KiB table per level, 9 bits per level, large leaves at levels 1 and
+ * 2), and Linux io-pgtable-arm.c for publishing tables with a single
+ * compare-and-swap whose loser frees its unseen copy.  Departures: readers
+ * are software threads, not only the IOMMU, so tables emptied by unmap are
+ * retired through RCU instead of freed after an IOTLB sync; and each table
+ * entry carries its child's use count, so that "is the child empty?" and
+ * "unlink the child" are one atomic step.
+ *
+ * The counting protocol.  count(T), kept in the entry of T's parent that
+ * points to T, is the number of non-empty entries of T plus the number of
+ * holds writers have on T.  A writer descending from T into child C:
+ *   1. takes a hold on C by adding 1 to C's entry in T (CAS; or installs a
+ *      fresh C with count 1 if the entry was empty);
+ *   2. if it installed C, the entry of T became non-empty: its hold on T
+ *      turns into that entry's use; otherwise it drops its hold on T.
+ * Installing k leaves into a table it holds turns its hold into one use and
+ * adds k - 1; installing none drops the hold.  Removing leaves drops one
+ * use each.  Dropping the last use unlinks: the CAS that would write count
+ * 0 writes an empty entry instead, so no writer can enter the table after
+ * (its CAS on the old value fails and it starts over with a fresh table).
+ * The unlinked table's entry in its parent is then a dropped use of the
+ * parent, and so on upwards.  The root is never unlinked.
+ *
+ * Invariants:
+ *  1. A table with count > 0 is linked; a linked table has count > 0.
+ *  2. A writer only writes entries of tables it holds or whose entries it
+ *     owns (its own leaves, or markers of a reservation it owns), so by 1
+ *     it never writes into an unlinked table.
+ *  3. A table is freed only after it was unlinked and an RCU grace period
+ *     passed (table_retire), so a reader that loaded its address inside a
+ *     read-side section can keep reading it.
+ *  4. While retired and not yet freed, entries 0 and 1 of a table hold the
+ *     rcu_head (a list pointer and a 16-byte aligned function pointer);
+ *     both have bit 0 clear, so a late reader sees "not present" there,
+ *     and all other entries are 0.
+ *  5. Every entry changes by one atomic store or CAS, so readers never see
+ *     a torn entry.
+ *
+ * Concurrency (which operations may run at once on one table):
+ *   pt_lookup        | with everything
+ *   pt_install       | with pt_install / pt_remove of disjoint ranges
+ *   pt_remove        | with pt_install / pt_remove of disjoint ranges
+ *   pt_check_whole   | with operations on disjoint ranges
+ * (Overlapping installs resolve to exactly one winner: each leaf is taken
+ * by a CAS from empty.  The domain still serialises writers in this
+ * release; the protocol above does not rely on it.)
+ */
+#include "pagetable.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "mem.h"
+#include "rcu.h"
+#include "util.h"
+
+_Static_assert(sizeof(struct pt_table) == IVM_PAGE_SIZE,
+	       "a table is one page");
+_Static_assert(sizeof(struct rcu_head) <= 2 * sizeof(uint64_t),
+	       "rcu_head fits entries 0 and 1 (invariant 4)");
+
+/* The path of a descent: slot[L] is the entry (in the level L+1 table)
+ * that points to table[L]; for the root, slot is NULL. */
+struct pt_path {
+	_Atomic uint64_t *slot[PT_MAX_LEVELS];
+	struct pt_table *table[PT_MAX_LEVELS];
+};
+
+static inline struct pt_table *entry_table(uint64_t e)
+{
+	return (struct pt_table *)(uintptr_t)(e & PT_ADDR_MASK);
+}
+
+static inline uint64_t entry_count(uint64_t e)
+{
+	return (e & PT_COUNT_MASK) >> PT_COUNT_SHIFT;
+}
+
+static struct pt_table *table_alloc(struct pagetable *pt)
+{
+	struct pt_table *t = ivm_mem_zalloc(sizeof(*t), IVM_PAGE_SIZE);
+	if (t)
+		ivm_counter_add(&pt->tables, 1);
+	return t;
+}
+
+/* Free a table no other thread has seen (a lost publication race). */
+static void table_free_unseen(struct pagetable *pt, struct pt_table *t)
+{
+	if (!t)
+		return;
+	ivm_fetch_sub_relaxed(&pt->tables, 1);
+	ivm_mem_free(t, sizeof(*t), IVM_PAGE_SIZE);
+}
+
+/* Invariant 4: aligned(16) keeps bit 0 of the function pointer clear. */
+__attribute__((aligned(16))) static void table_free_rcu(struct rcu_head *head)
+{
+	ivm_mem_free(head, sizeof(struct pt_table), IVM_PAGE_SIZE);
+}
+
+/* Retire an unlinked table (count reached 0, so every entry is 0). */
+static void table_retire(struct pagetable *pt, struct pt_table *t)
+{
+	struct rcu_head *head = (struct rcu_head *)(void *)t;
+
+#if IVM_DEBUG_LEVEL >= 2
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		IVM_CHECK(ivm_load_relaxed(&t->entry[i]) == 0);
+#endif
+	IVM_CHECK(((uintptr_t)&table_free_rcu & 1) == 0);
+	ivm_fetch_sub_relaxed(&pt->tables, 1);
+	ivm_rcu_call(head, table_free_rcu);
+}
+
+ivm_status pt_init(struct pagetable *pt, unsigned width)
+{
+	IVM_ASSERT(width > IVM_PAGE_SHIFT && width <= 63);
+	memset(pt, 0, sizeof(*pt));
+	pt->width = width;
+	pt->levels = (width - IVM_PAGE_SHIFT + PT_BITS - 1) / PT_BITS;
+	pt->root = table_alloc(pt);
+	return pt->root ? IVM_STATUS_SUCCESS : IVM_STATUS_INSUFFICIENT_RESOURCES;
+}
+
+static void free_subtree(struct pt_table *t, unsigned level)
+{
+	if (level > 0) {
+		for (unsigned i = 0; i < PT_ENTRIES; i++) {
+			uint64_t e = ivm_load_relaxed(&t->entry[i]);
+			if ((e & PT_PRESENT) && (e & PT_TABLE))
+				free_subtree(entry_table(e), level - 1);
+		}
+	}
+	ivm_mem_free(t, sizeof(*t), IVM_PAGE_SIZE);
+}
+
+void pt_fini(struct pagetable *pt)
+{
+	if (pt->root)
+		free_subtree(pt->root, pt->levels - 1);
+	pt->root = NULL;
+	ivm_store_relaxed(&pt->tables, 0);
+}
+
+/*
+ * Drop n uses/holds of the level-`level` table on path; unlink and retire
+ * it when that was the last, and continue with its parent.
+ */
+static void table_release(struct pagetable *pt, struct pt_path *path,
+			  unsigned level, uint64_t n)
+{
+	while (level < pt->levels - 1) {
+		_Atomic uint64_t *slot = path->slot[level];
+		uint64_t e = ivm_load_relaxed(slot);
+		uint64_t desired;
+
+		do {
+			IVM_CHECK((e & PT_TABLE) && entry_count(e) >= n);
+			desired = entry_count(e) == n ? 0 : e - (n << PT_COUNT_SHIFT);
+			/* R2: release orders this writer's clears of the
+			 * child's entries before the unlink (a writer that
+			 * later re-creates the table must not race with
+			 * them); acquire pairs with R2 of other writers on
+			 * failure-and-retry paths. */
+		} while (!ivm_cas_acq_rel(slot, &e, desired));
+
+		if (desired != 0)
+			return;
+		table_retire(pt, path->table[level]);
+		n = 1;
+		level++;
+	}
+}
+
+/* Add n uses to the level-`level` table on path (the caller holds it). */
+static void table_add_uses(struct pagetable *pt, struct pt_path *path,
+			   unsigned level, uint64_t n)
+{
+	if (level >= pt->levels - 1 || n == 0)
+		return;
+	_Atomic uint64_t *slot = path->slot[level];
+	uint64_t e = ivm_load_relaxed(slot);
+	do {
+		IVM_CHECK((e & PT_TABLE) && entry_count(e) + n <= PT_COUNT_MAX);
+		/* Relaxed is enough: our hold keeps the entry linked; the
+		 * count only matters to the CAS in table_release (R2). */
+	} while (!ivm_cas_relaxed(slot, &e, e + (n << PT_COUNT_SHIFT)));
+}
+
+/*
+ * Enter the table behind *slot taking one hold, creating it if the slot is
+ * empty.  Returns NULL with *status IN_USE if the slot holds a leaf or a
+ * marker, INSUFFICIENT_RESOURCES if no memory.
+ */
+static struct pt_table *slot_enter(struct pagetable *pt, _Atomic uint64_t *slot,
+				   bool *created, ivm_status *status)
+{
+	struct pt_table *fresh = NULL;
+	/* A2: pairs with R1 (a table published by another writer). */
+	uint64_t e = ivm_load_acquire(slot);
+
+	for (;;) {
+		if (e == 0) {
+			if (!fresh && !(fresh = table_alloc(pt))) {
+				*status = IVM_STATUS_INSUFFICIENT_RESOURCES;
+				return NULL;
+			}
+			uint64_t desired = (uint64_t)(uintptr_t)fresh | PT_PRESENT |
+					   PT_TABLE | (1ull << PT_COUNT_SHIFT);
+			/* R1: the zeroed table is visible before its address;
+			 * pairs with A1 (readers) and A2 (writers). */
+			if (ivm_cas_acq_rel(slot, &e, desired)) {
+				*created = true;
+				return fresh;
+			}
+			continue; /* e now holds the winner's entry */
+		}
+		if (!(e & PT_TABLE)) {
+			table_free_unseen(pt, fresh);
+			*status = IVM_STATUS_IN_USE;
+			return NULL;
+		}
+		IVM_CHECK(entry_count(e) < PT_COUNT_MAX);
+		/* Acquire: pairs with R1 so the table we enter is initialised. */
+		if (ivm_cas_acq_rel(slot, &e, e + (1ull << PT_COUNT_SHIFT))) {
+			table_free_unseen(pt, fresh);
+			*created = false;
+			return entry_table(e);
+		}
+	}
+}
+
+/* The leaf value for page `index` (of `pages`) at level `level`. */
+static uint64_t leaf_value(const struct pt_source *src, uint64_t index,
+			   uint64_t pages, unsigned level)
+{
+	if (src->marker)
+		return PT_MARKER;
+	uint64_t span = pt_level_size(level) >> IVM_PAGE_SHIFT;
+	uint64_t pa = src->pfns ? src->pfns[index] << IVM_PAGE_SHIFT
+				: src->base + (index << IVM_PAGE_SHIFT);
+	uint64_t v = pa | PT_PRESENT | src->flags;
+	if (index == 0)
+		v |= PT_FIRST;
+	if (index + span == pages)
+		v |= PT_LAST;
+	return v;
+}
+
+/* The largest leaf level usable at page `index`. */
+static unsigned leaf_level_for(const struct pagetable *pt,
+			       const struct pt_source *src, ivm_la la,
+			       uint64_t index, uint64_t pages)
+{
+	if (!src->allow_large || src->pfns)
+		return 0;
+	uint64_t pa = src->base + (index << IVM_PAGE_SHIFT);
+	for (unsigned level = 2; level > 0; level--) {
+		uint64_t size = pt_level_size(level);
+		if (level > pt->levels - 1)
+			continue;
+		if (((la | pa) & (size - 1)) == 0 &&
+		    ((pages - index) << IVM_PAGE_SHIFT) >= size)
+			return level;
+	}
+	return 0;
+}
+
+/*
+ * Install one run of leaves, all in one table at one level.  Returns the
+ * number of pages installed in *done; status non-SUCCESS stops the caller.
+ */
+static ivm_status install_run(struct pagetable *pt, ivm_la base,
+			      uint64_t index, uint64_t pages,
+			      const struct pt_source *src, bool expect_marker,
+			      uint64_t *done)
+{
+	ivm_la la = base + (index << IVM_PAGE_SHIFT);
+	unsigned target = leaf_level_for(pt, src, la, index, pages);
+	uint64_t span = pt_level_size(target) >> IVM_PAGE_SHIFT;
+	struct pt_path path;
+	struct pt_table *t = pt->root;
+	unsigned level = pt->levels - 1;
+	ivm_status status = IVM_STATUS_SUCCESS;
+
+	path.slot[level] = NULL;
+	path.table[level] = t;
+	*done = 0;
+
+	/* Descend to the target table.  Markers pin their tables, so a
+	 * reservation's maps need no holds (invariant 2). */
+	while (level > target) {
+		_Atomic uint64_t *slot = &t->entry[pt_index(la, level)];
+		struct pt_table *child;
+
+		if (expect_marker) {
+			/* A2: pairs with R1. */
+			uint64_t e = ivm_load_acquire(slot);
+			if (!(e & PT_TABLE))
+				return IVM_STATUS_IN_USE;
+			child = entry_table(e);
+		} else {
+			bool created = false;
+			child = slot_enter(pt, slot, &created, &status);
+			if (!child) {
+				table_release(pt, &path, level, 1);
+				return status;
+			}
+			if (!created)
+				table_release(pt, &path, level, 1);
+		}
+		level--;
+		path.slot[level] = slot;
+		path.table[level] = child;
+		t = child;
+	}
+
+	/* Fill consecutive entries of this table. */
+	unsigned i = pt_index(la, level);
+	uint64_t installed = 0;
+	while (i < PT_ENTRIES && index < pages) {
+		if (target != leaf_level_for(pt, src, base + (index << IVM_PAGE_SHIFT),
+					     index, pages))
+			break;
+		uint64_t expect = expect_marker ? PT_MARKER : 0;
+		uint64_t v = leaf_value(src, index, pages, level);
+		/* R1: publishes the leaf; pairs with A1. */
+		if (!ivm_cas_release(&t->entry[i], &expect, v)) {
+			status = IVM_STATUS_IN_USE;
+			break;
+		}
+		installed++;
+		i++;
+		index += span;
+	}
+	*done = installed * span;
+
+	if (!expect_marker) {
+		if (installed > 0)
+			table_add_uses(pt, &path, level, installed - 1);
+		else
+			table_release(pt, &path, level, 1);
+	}
+	return status;
+}
+
+ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
+		      const struct pt_source *src, bool expect_marker)
+{
+	uint64_t index = 0;
+
+	IVM_ASSERT(pages > 0);
+	while (index < pages) {
+		uint64_t done;
+		ivm_status status = install_run(pt, la, index, pages, src,
+						expect_marker, &done);
+		index += done;
+		if (status != IVM_STATUS_SUCCESS) {
+			if (index > 0)
+				pt_remove(pt, la, index, expect_marker);
+			return status;
+		}
+	}
+	return IVM_STATUS_SUCCESS;
+}
+
+/*
+ * Descend to the slot holding la's entry, whatever it holds (leaf,
+ * marker, or empty at the level where the walk stopped).  Fills path.
+ */
+static _Atomic uint64_t *find_slot(const struct pagetable *pt, ivm_la la,
+				   unsigned *level_out, struct pt_path *path)
+{
+	struct pt_table *t = pt->root;
+	unsigned level = pt->levels - 1;
+
+	path->slot[level] = NULL;
+	path->table[level] = t;
+	for (;;) {
+		_Atomic uint64_t *slot = &t->entry[pt_index(la, level)];
+		/* A2: pairs with R1. */
+		uint64_t e = ivm_load_acquire(slot);
+		if (level == 0 || !(e & PT_PRESENT) || !(e & PT_TABLE)) {
+			*level_out = level;
+			return slot;
+		}
+		level--;
+		path->slot[level] = slot;
+		path->table[level] = entry_table(e);
+		t = entry_table(e);
+	}
+}
+
+void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
+{
+	ivm_la end = la + (pages << IVM_PAGE_SHIFT); /* may be 2^width, not 0 */
+	ivm_la cur = la;
+
+	while (cur != end) {
+		struct pt_path path;
+		unsigned level;
+		_Atomic uint64_t *slot = find_slot(pt, cur, &level, &path);
+		struct pt_table *t = path.table[level];
+		uint64_t size = pt_level_size(level);
+		unsigned i = pt_index(cur, level);
+		uint64_t cleared = 0;
+
+		while (i < PT_ENTRIES && cur != end) {
+			uint64_t e = ivm_load_relaxed(&t->entry[i]);
+			if ((e & PT_PRESENT) && (e & PT_TABLE))
+				break; /* descend again */
+			IVM_CHECK(e != 0 && (cur & (size - 1)) == 0);
+			/* Release: the leaf's last readers need no ordering
+			 * (the IOTLB sync that follows orders devices); this
+			 * orders the clear before a later re-install by
+			 * another writer that acquires the entry. */
+			ivm_store_release(&t->entry[i], to_marker ? PT_MARKER : 0);
+			cleared++;
+			i++;
+			cur += size;
+		}
+		(void)slot;
+		if (!to_marker && cleared > 0)
+			table_release(pt, &path, level, cleared);
+	}
+}
+
+bool pt_check_whole(const struct pagetable *pt, ivm_la la, uint64_t pages,
+		    unsigned kind_mask,
+		    void (*visit)(void *ctx, ivm_la la, uint64_t pages,
+				  enum pt_kind kind),
+		    void *ctx)
+{
+	ivm_la end = la + (pages << IVM_PAGE_SHIFT);
+	ivm_la cur = la, start = la;
+	bool in_mapping = false;
+	enum pt_kind kind = PT_KIND_ALLOCATED;
+
+	while (cur != end) {
+		struct pt_path path;
+		unsigned level;
+		find_slot(pt, cur, &level, &path);
+		const struct pt_table *t = path.table[level];
+		uint64_t size = pt_level_size(level);
+		unsigned i = pt_index(cur, level);
+
+		while (i < PT_ENTRIES && cur != end) {
+			uint64_t e = ivm_load_acquire(
+				(_Atomic uint64_t *)&t->entry[i]);
+			if ((e & PT_PRESENT) && (e & PT_TABLE))
+				break;
+			if (!(e & PT_PRESENT))
+				return false;
+			if ((cur & (size - 1)) != 0 || end - cur < size)
+				return false; /* a large leaf sticks out */
+			if (!((1u << pt_leaf_kind(e)) & kind_mask))
+				return false;
+			if (!in_mapping) {
+				if (!(e & PT_FIRST))
+					return false;
+				in_mapping = true;
+				start = cur;
+				kind = pt_leaf_kind(e);
+			} else if ((e & PT_FIRST) || pt_leaf_kind(e) != kind) {
+				return false; /* malformed: never happens */
+			}
+			cur += size;
+			i++;
+			if (e & PT_LAST) {
+				in_mapping = false;
+				if (visit)
+					visit(ctx, start,
+					      (cur - start) >> IVM_PAGE_SHIFT, kind);
+			}
+		}
+	}
+	return !in_mapping;
+}
+
+bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages)
+{
+	ivm_la end = la + (pages << IVM_PAGE_SHIFT);
+	ivm_la cur = la;
+
+	while (cur != end) {
+		struct pt_path path;
+		unsigned level;
+		_Atomic uint64_t *slot = find_slot(pt, cur, &level, &path);
+		uint64_t e = ivm_load_acquire(slot);
+		uint64_t size = pt_level_size(level);
+
+		if (e != 0)
+			return false;
+		/* An empty slot at this level covers its whole block. */
+		ivm_la next = (cur | (size - 1)) + 1;
+		if (next == 0 || end - cur <= next - cur)
+			break;
+		cur = next;
+	}
+	return true;
+}

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pagetable.h - the radix page table: logical -> physical, readable by any
+ * thread without a lock.
+ *
+ * Geometry: 4 KiB granule, 512 entries (9 bits) per table, as many levels
+ * as the domain's width needs (levels = ceil((width - 12) / 9), 1..6).
+ * Level 0 tables map 4 KiB pages; a leaf may also sit at level 1 (2 MiB)
+ * or level 2 (1 GiB) when logical address, physical address and size
+ * allow.
+ *
+ * Entry format (64 bits; 0 means empty):
+ *   table entry:  [63:12] next table address | [11:2] count | TABLE | PRESENT
+ *   leaf entry:   [63:12] physical frame | KIND[8:6] | LAST | FIRST |
+ *                 WRITE | READ | PRESENT
+ *   marker:       PT_MARKER (not present): a slot set aside by a
+ *                 reservation; translates as unmapped, refuses plain maps.
+ *
+ * count (table entries only) = non-empty entries of the child table +
+ * holds taken by writers working inside it.  A table whose count would
+ * drop to 0 is unlinked by the same compare-and-swap (the entry becomes 0)
+ * and retired through RCU; see pagetable.c for the protocol.
+ */
+#ifndef IVM_PAGETABLE_H
+#define IVM_PAGETABLE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "atomics.h"
+#include "iovamap/status.h"
+#include "iovamap/types.h"
+
+#define PT_BITS      9u
+#define PT_ENTRIES   512u
+#define PT_MAX_LEVELS 6u
+
+#define PT_PRESENT   (1ull << 0)
+#define PT_TABLE     (1ull << 1)
+#define PT_READ      (1ull << 2)
+#define PT_WRITE     (1ull << 3)
+#define PT_FIRST     (1ull << 4)
+#define PT_LAST      (1ull << 5)
+#define PT_KIND_SHIFT 6
+#define PT_KIND_MASK (7ull << PT_KIND_SHIFT)
+#define PT_ADDR_MASK (~0xfffull)
+#define PT_COUNT_SHIFT 2
+#define PT_COUNT_MASK (0x3ffull << PT_COUNT_SHIFT)
+#define PT_COUNT_MAX 0x3ffull
+/* Not present, not a table, non-zero: a reserved, unmapped slot. */
+#define PT_MARKER    (1ull << 9)
+
+/* Which family of calls made a leaf (and may remove it). */
+enum pt_kind {
+	PT_KIND_ALLOCATED = 0, /* logical map, address chosen by the allocator */
+	PT_KIND_EXPLICIT = 1,  /* logical map at an explicit address */
+	PT_KIND_IDENTITY = 2,  /* identity map */
+	PT_KIND_RESERVED = 3,  /* map inside a reservation */
+	PT_KIND_REGION = 4,    /* reserved region with should_map */
+};
+
+static inline enum pt_kind pt_leaf_kind(uint64_t e)
+{
+	return (enum pt_kind)((e & PT_KIND_MASK) >> PT_KIND_SHIFT);
+}
+
+static inline uint64_t pt_perm_bits(uint32_t permissions)
+{
+	return ((permissions & IVM_PERM_READ) ? PT_READ : 0) |
+	       ((permissions & IVM_PERM_WRITE) ? PT_WRITE : 0);
+}
+
+static inline uint32_t pt_leaf_perms(uint64_t e)
+{
+	return ((e & PT_READ) ? IVM_PERM_READ : 0) |
+	       ((e & PT_WRITE) ? IVM_PERM_WRITE : 0);
+}
+
+struct pt_table {
+	_Atomic uint64_t entry[PT_ENTRIES];
+};
+
+struct pagetable {
+	struct pt_table *root;   /* level levels-1; lives as long as the table */
+	unsigned levels;         /* set at init */
+	unsigned width;          /* set at init */
+	_Atomic uint64_t tables; /* tables allocated, root included (stats) */
+};
+
+/* Where the physical addresses of a range of leaves come from. */
+struct pt_source {
+	uint64_t base;           /* contiguous: pa of the first page (for
+				    markers: the logical address, so that
+				    large markers align) */
+	const uint64_t *pfns;    /* non-NULL: page i maps frame pfns[i] */
+	uint64_t flags;          /* PT_READ / PT_WRITE / kind bits */
+	bool marker;             /* install PT_MARKER instead (reservations) */
+	bool allow_large;        /* 2 MiB / 1 GiB leaves where aligned
+				    (reservation markers must not: their
+				    maps replace single 4 KiB markers) */
+};
+
+/* Page size covered by one entry at level L. */
+static inline uint64_t pt_level_size(unsigned level)
+{
+	return (uint64_t)IVM_PAGE_SIZE << (PT_BITS * level);
+}
+
+static inline unsigned pt_index(ivm_la la, unsigned level)
+{
+	return (unsigned)(la >> (IVM_PAGE_SHIFT + PT_BITS * level)) &
+	       (PT_ENTRIES - 1);
+}
+
+/* A table width of 13..63 bits.  Returns SUCCESS or
+ * INSUFFICIENT_RESOURCES. */
+ivm_status pt_init(struct pagetable *pt, unsigned width);
+
+/* Free every table.  Context: no reader or writer may still use pt (the
+ * caller waited for a grace period). */
+void pt_fini(struct pagetable *pt);
+
+/*
+ * pt_lookup - the leaf entry translating la, or 0 (also for a marker).
+ * *level_out receives the leaf's level when non-zero.
+ *
+ * Context: inside an RCU read-side section; la below 2^width.
+ * Blocking: never; at most `levels` loads.
+ * Ordering: each load is an acquire (A1) pairing with the release CAS or
+ * store that published the entry (R1 in pagetable.c), so the table it
+ * points to is seen fully initialised and a leaf is seen whole.
+ */
+static inline uint64_t pt_lookup(const struct pagetable *pt, ivm_la la,
+				 unsigned *level_out)
+{
+	const struct pt_table *t = pt->root;
+	unsigned level = pt->levels - 1;
+
+	for (;;) {
+		/* A1: pairs with R1 (publication of this entry). */
+		uint64_t e = ivm_load_acquire(
+			(_Atomic uint64_t *)&t->entry[pt_index(la, level)]);
+		if (!(e & PT_PRESENT))
+			return 0;
+		if (!(e & PT_TABLE)) {
+			*level_out = level;
+			return e;
+		}
+		t = (const struct pt_table *)(uintptr_t)(e & PT_ADDR_MASK);
+		level--;
+	}
+}
+
+/*
+ * pt_install - install the leaves of [la, la + pages * 4 KiB) from src.
+ * Every slot must be empty (0), or, with src->marker == false and
+ * expect_marker, hold PT_MARKER.  The first leaf gets PT_FIRST, the last
+ * PT_LAST.  All or nothing: on failure every leaf this call installed is
+ * removed again.
+ *
+ * Returns SUCCESS, IN_USE (a slot was occupied), or INSUFFICIENT_RESOURCES
+ * (no memory for a table; never when expect_marker, whose tables exist).
+ *
+ * Context: a registered RCU thread, outside a read-side section; the
+ * range lies inside the width.  Blocking: may allocate.
+ * Ordering: every leaf is published by a release CAS (R1).
+ */
+ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
+		      const struct pt_source *src, bool expect_marker);
+
+/*
+ * pt_remove - clear the leaves covering [la, la + pages * 4 KiB), which the
+ * caller has checked (pt_check_whole) are present leaves or markers lying
+ * entirely inside the range.  With to_marker the slots become PT_MARKER
+ * (reservation keeps them); otherwise empty, and tables left empty are
+ * unlinked and retired through RCU.
+ *
+ * Context, Blocking: as pt_install, but never allocates and never fails.
+ */
+void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages,
+	       bool to_marker);
+
+/*
+ * pt_check_whole - true when [la, la + pages) is exactly one or more whole
+ * mappings whose kinds are all in kind_mask (bit 1 << kind), every leaf
+ * present.  For each mapping found, calls visit(ctx, first_la, pages,
+ * kind) if visit is non-NULL.  Nothing is changed.
+ *
+ * Context: writers of this range are excluded by the caller.
+ */
+bool pt_check_whole(const struct pagetable *pt, ivm_la la, uint64_t pages,
+		    unsigned kind_mask,
+		    void (*visit)(void *ctx, ivm_la la, uint64_t pages,
+				  enum pt_kind kind),
+		    void *ctx);
+
+/* True when no slot of [la, la + pages) is occupied (not even a marker). */
+bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages);
+
+/* Tables currently allocated, root included. */
+static inline uint64_t pt_table_count(const struct pagetable *pt)
+{
+	return ivm_load_relaxed((_Atomic uint64_t *)&pt->tables);
+}
+
+#endif /* IVM_PAGETABLE_H */

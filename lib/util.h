@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.h - small internal helpers: branch hints, the three assert tiers,
+ * ivm_die(), page arithmetic.
+ *
+ * Assert tiers (STYLE.md habit 9):
+ *   IVM_CHECK(e)   always on; for cheap checks whose failure means memory
+ *                  is already corrupt (never for bad caller input, which
+ *                  gets a status code instead).
+ *   IVM_ASSERT(e)  debug builds (NDEBUG unset); internal invariants.
+ *   IVM_EXPENSIVE(e) only with IVM_DEBUG_LEVEL >= 2; whole-structure walks.
+ * Every tier still evaluates nothing but type-checks its expression when
+ * disabled, so a variable used only in an assert is not "unused".
+ */
+#ifndef IVM_UTIL_H
+#define IVM_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iovamap/types.h"
+
+#define ivm_likely(x)   __builtin_expect(!!(x), 1)
+#define ivm_unlikely(x) __builtin_expect(!!(x), 0)
+#define ivm_noinline    __attribute__((noinline))
+#define ivm_cold        __attribute__((cold, noinline))
+
+#ifndef IVM_DEBUG_LEVEL
+#ifdef NDEBUG
+#define IVM_DEBUG_LEVEL 0
+#else
+#define IVM_DEBUG_LEVEL 1
+#endif
+#endif
+
+/* Print "iovamap: FILE:LINE FUNC: message" to stderr and abort. */
+_Noreturn void ivm_die_at(const char *file, int line, const char *func,
+			  const char *fmt, ...)
+	__attribute__((format(printf, 4, 5), cold));
+#define ivm_die(...) ivm_die_at(__FILE__, __LINE__, __func__, __VA_ARGS__)
+
+#define IVM_CHECK(e) \
+	(ivm_likely(e) ? (void)0 : ivm_die("check failed: %s", #e))
+#if IVM_DEBUG_LEVEL >= 1
+#define IVM_ASSERT(e) IVM_CHECK(e)
+#else
+#define IVM_ASSERT(e) ((void)sizeof(!(e)))
+#endif
+#if IVM_DEBUG_LEVEL >= 2
+#define IVM_EXPENSIVE(e) IVM_CHECK(e)
+#else
+#define IVM_EXPENSIVE(e) ((void)sizeof(!(e)))
+#endif
+
+#define IVM_PAGE_MASK ((uint64_t)IVM_PAGE_SIZE - 1)
+
+static inline bool ivm_page_aligned(uint64_t x)
+{
+	return (x & IVM_PAGE_MASK) == 0;
+}
+
+/* Smallest order with (1 << order) >= n; n >= 1. */
+static inline unsigned ivm_order_ceil(uint64_t n)
+{
+	return n <= 1 ? 0 : 64u - (unsigned)__builtin_clzll(n - 1);
+}
+
+#endif /* IVM_UTIL_H */
