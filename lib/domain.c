@@ -54,54 +54,77 @@ static void publish_iova_used(struct ivm_domain *d)
 				  range_alloc_used_pages(&d->ra));
 }
 
-ivm_status domain_take_space(struct ivm_domain *d, uint64_t pages,
-			     const ivm_la *explicit_la, const ivm_la *min_la,
-			     const ivm_la *max_la, ivm_la *la_out,
-			     uint64_t *alloc_pages)
+ivm_status domain_check_window(const struct ivm_domain *d, uint64_t pages,
+			       const ivm_la *explicit_la, const ivm_la *min_la,
+			       const ivm_la *max_la, struct space_request *req)
+{
+	req->pages = pages;
+	req->is_explicit = explicit_la != NULL;
+	req->explicit_la = explicit_la ? *explicit_la : 0;
+	req->order = ivm_order_ceil(pages);
+	req->min_page = 0;
+	req->max_page = domain_pages(d) - 1;
+	if (!d->has_allocator)
+		return IVM_STATUS_SUCCESS; /* min and max are ignored */
+
+	if (explicit_la) {
+		/* Inclusive last address; the caller checked the width. */
+		ivm_la last = *explicit_la + ((pages << IVM_PAGE_SHIFT) - 1);
+		if ((min_la && *explicit_la < *min_la) || (max_la && last > *max_la))
+			return IVM_STATUS_INVALID_PARAMETER_MIX;
+		return IVM_STATUS_SUCCESS;
+	}
+	if (min_la) {
+		if (*min_la > UINT64_MAX - IVM_PAGE_MASK)
+			return IVM_STATUS_INVALID_PARAMETER_MIX;
+		req->min_page = (*min_la + IVM_PAGE_MASK) >> IVM_PAGE_SHIFT;
+	}
+	if (max_la && *max_la != UINT64_MAX) {
+		/* The block's last page must end at or below *max_la. */
+		uint64_t end_page = (*max_la + 1) >> IVM_PAGE_SHIFT;
+		if (end_page == 0)
+			return IVM_STATUS_INVALID_PARAMETER_MIX;
+		if (end_page - 1 < req->max_page)
+			req->max_page = end_page - 1;
+	}
+	uint64_t block = 1ull << req->order;
+	if (req->min_page > req->max_page)
+		return IVM_STATUS_INVALID_PARAMETER_MIX;
+	/* Lowest aligned start in the window; max_page < 2^51, no wrap. */
+	uint64_t start = (req->min_page + block - 1) & ~(block - 1);
+	if (start > req->max_page || req->max_page - start < block - 1)
+		return IVM_STATUS_INVALID_PARAMETER_MIX;
+	return IVM_STATUS_SUCCESS;
+}
+
+ivm_status domain_take_space(struct ivm_domain *d,
+			     const struct space_request *req,
+			     ivm_la *la_out, uint64_t *alloc_pages)
 {
 	ivm_status status;
 
-	if (explicit_la) {
-		ivm_la la = *explicit_la;
-		ivm_la last = la + ((pages << IVM_PAGE_SHIFT) - 1);
-
-		*alloc_pages = 0;
+	*alloc_pages = 0;
+	if (req->is_explicit) {
 		if (d->has_allocator) {
-			if ((min_la && la < *min_la) || (max_la && last > *max_la))
-				return IVM_STATUS_INVALID_PARAMETER_MIX;
-			status = range_alloc_claim(&d->ra, la >> IVM_PAGE_SHIFT,
-						   pages);
-			if (status == IVM_STATUS_INVALID_PARAMETER)
-				status = IVM_STATUS_INVALID_PARAMETER_4;
+			status = range_alloc_claim(&d->ra,
+						   req->explicit_la >> IVM_PAGE_SHIFT,
+						   req->pages);
 			if (status != IVM_STATUS_SUCCESS)
 				return status;
-			*alloc_pages = pages;
+			*alloc_pages = req->pages;
 			publish_iova_used(d);
 		}
-		*la_out = la;
+		*la_out = req->explicit_la;
 		return IVM_STATUS_SUCCESS;
 	}
 
 	IVM_ASSERT(d->has_allocator);
-	uint64_t min_page = 0, max_page = UINT64_MAX >> IVM_PAGE_SHIFT;
-	if (min_la) {
-		if (*min_la > UINT64_MAX - IVM_PAGE_MASK)
-			return IVM_STATUS_INVALID_PARAMETER_MIX;
-		min_page = (*min_la + IVM_PAGE_MASK) >> IVM_PAGE_SHIFT;
-	}
-	if (max_la && *max_la != UINT64_MAX) {
-		/* The last page must end at or below *max_la (inclusive). */
-		uint64_t end_page = (*max_la + 1) >> IVM_PAGE_SHIFT;
-		if (end_page == 0)
-			return IVM_STATUS_INVALID_PARAMETER_MIX;
-		max_page = end_page - 1;
-	}
-	unsigned order = ivm_order_ceil(pages);
 	uint64_t page;
-	status = range_alloc_alloc(&d->ra, order, min_page, max_page, &page);
+	status = range_alloc_alloc(&d->ra, req->order, req->min_page,
+				   req->max_page, &page);
 	if (status != IVM_STATUS_SUCCESS)
 		return status;
-	*alloc_pages = 1ull << order;
+	*alloc_pages = 1ull << req->order;
 	*la_out = page << IVM_PAGE_SHIFT;
 	publish_iova_used(d);
 	return IVM_STATUS_SUCCESS;
@@ -176,7 +199,7 @@ static ivm_status check_config(const struct ivm_domain_config *c,
 	if (c->backend != IVM_BACKEND_SWIOMMU)
 		return IVM_STATUS_INVALID_PARAMETER;
 	if ((c->iotlb_sets & (c->iotlb_sets - 1)) != 0 || c->iotlb_ways > 16 ||
-	    c->iotlb_sets > (1u << 16))
+	    c->iotlb_sets > IVM_IOTLB_MAX_SETS)
 		return IVM_STATUS_INVALID_PARAMETER;
 	if (c->type == IVM_DOMAIN_UNMANAGED)
 		return IVM_STATUS_NOT_SUPPORTED;

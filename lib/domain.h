@@ -79,19 +79,42 @@ void domain_report_fault(struct ivm_domain *d, ivm_la la, uint32_t access,
 
 #endif /* IVM_DOMAIN_H */
 
+/* A request for logical space, validated at the API boundary. */
+struct space_request {
+	uint64_t pages;
+	bool is_explicit;
+	ivm_la explicit_la;     /* when is_explicit */
+	unsigned order;         /* allocated: log2 of the block in pages */
+	uint64_t min_page;      /* allocated: inclusive page window */
+	uint64_t max_page;
+};
+
 /*
- * domain_take_space - take logical space for `pages` pages: the explicit
- * range (claimed in the allocator when the domain has one), or a block
- * chosen by the allocator inside [min, max].  Writer lock held.
+ * domain_check_window - build a space request for `pages` pages at
+ * explicit_la (NULL: the allocator chooses) inside the optional inclusive
+ * byte window [min_la, max_la], and check that the window can ever be
+ * satisfied: an explicit range must lie inside it, and an allocated block
+ * (2^order pages, aligned to its size) must fit in it when the space is
+ * empty.  The window is ignored without an allocator; max is clamped to
+ * the width.  Returns SUCCESS or INVALID_PARAMETER_MIX; changes nothing.
+ * Context: any thread, no lock (reads only configuration).
+ */
+ivm_status domain_check_window(const struct ivm_domain *d, uint64_t pages,
+			       const ivm_la *explicit_la, const ivm_la *min_la,
+			       const ivm_la *max_la, struct space_request *req);
+
+/*
+ * domain_take_space - take the logical space of a checked request: the
+ * explicit range (claimed in the allocator when the domain has one), or a
+ * block chosen by the allocator inside the window.  Writer lock held.
  *
  * Returns SUCCESS with *la_out and *alloc_pages (pages to give back to the
- * allocator later; 0 when the domain has no allocator), or MIX, IN_USE,
- * INSUFFICIENT_RESOURCES.  The caller validated the arguments' formats.
+ * allocator later; 0 when the domain has no allocator), IN_USE or
+ * INSUFFICIENT_RESOURCES.
  */
-ivm_status domain_take_space(struct ivm_domain *d, uint64_t pages,
-			     const ivm_la *explicit_la, const ivm_la *min_la,
-			     const ivm_la *max_la, ivm_la *la_out,
-			     uint64_t *alloc_pages);
+ivm_status domain_take_space(struct ivm_domain *d,
+			     const struct space_request *req,
+			     ivm_la *la_out, uint64_t *alloc_pages);
 
 /* Give back what domain_take_space took.  Writer lock held; only after the
  * backend's sync for any mapping that used it. */

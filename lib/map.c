@@ -117,7 +117,9 @@ IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
 	if (explicit_la && (!ivm_page_aligned(*explicit_la) ||
 			    !domain_range_ok(domain, *explicit_la, pages)))
 		return IVM_STATUS_INVALID_PARAMETER_4;
-	if (domain->has_allocator && min_la && max_la && *min_la > *max_la)
+	struct space_request req;
+	if (domain_check_window(domain, pages, explicit_la, min_la, max_la,
+				&req) != IVM_STATUS_SUCCESS)
 		return IVM_STATUS_INVALID_PARAMETER_MIX;
 	if (!la_out)
 		return IVM_STATUS_INVALID_PARAMETER;
@@ -132,8 +134,7 @@ IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
 	domain_lock(domain);
 	ivm_la la;
 	uint64_t alloc_pages;
-	ivm_status status = domain_take_space(domain, pages, explicit_la,
-					      min_la, max_la, &la, &alloc_pages);
+	ivm_status status = domain_take_space(domain, &req, &la, &alloc_pages);
 	if (status == IVM_STATUS_SUCCESS) {
 		status = install_mapping(domain, la, pages, &src, phys,
 					 permissions);
@@ -210,11 +211,12 @@ IVM_API ivm_status ivm_map_identity_range_ex(struct ivm_domain *domain,
 	src.flags = pt_perm_bits(permissions) | KIND_FLAGS(PT_KIND_IDENTITY);
 	ivm_la la = src.base;
 
+	struct space_request req;
+	(void)domain_check_window(domain, pages, &la, NULL, NULL, &req);
 	domain_lock(domain);
 	uint64_t alloc_pages;
 	ivm_la taken;
-	status = domain_take_space(domain, pages, &la, NULL, NULL, &taken,
-				   &alloc_pages);
+	status = domain_take_space(domain, &req, &taken, &alloc_pages);
 	if (status == IVM_STATUS_SUCCESS) {
 		status = install_mapping(domain, la, pages, &src, phys,
 					 permissions);

@@ -42,7 +42,9 @@ IVM_API ivm_status ivm_reserve_logical_range(struct ivm_domain *domain,
 	if (explicit_la && (!ivm_page_aligned(*explicit_la) ||
 			    !domain_range_ok(domain, *explicit_la, pages)))
 		return IVM_STATUS_INVALID_PARAMETER_3;
-	if (domain->has_allocator && min_la && max_la && *min_la > *max_la)
+	struct space_request req;
+	if (domain_check_window(domain, pages, explicit_la, min_la, max_la,
+				&req) != IVM_STATUS_SUCCESS)
 		return IVM_STATUS_INVALID_PARAMETER_MIX;
 	if (!out)
 		return IVM_STATUS_INVALID_PARAMETER;
@@ -57,8 +59,8 @@ IVM_API ivm_status ivm_reserve_logical_range(struct ivm_domain *domain,
 		return IVM_STATUS_INSUFFICIENT_RESOURCES;
 
 	domain_lock(domain);
-	ivm_status status = domain_take_space(domain, pages, explicit_la, min_la,
-					      max_la, &r->base, &r->alloc_pages);
+	ivm_status status = domain_take_space(domain, &req, &r->base,
+					      &r->alloc_pages);
 	if (status != IVM_STATUS_SUCCESS)
 		goto err_unlock;
 	struct pt_source markers = {

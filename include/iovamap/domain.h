@@ -64,8 +64,11 @@ enum ivm_allocator_type {
 #define IVM_DEFAULT_ADDRESS_WIDTH 48u
 #define IVM_MIN_ADDRESS_WIDTH     13u
 #define IVM_MAX_ADDRESS_WIDTH     63u
+#define IVM_IOTLB_MAX_SETS        65536u
 
 struct ivm_allocator_config {
+	/* IVM_ALLOCATOR_NONE here is the same as a NULL allocator pointer,
+	 * except that address_width still sets the domain's width. */
 	enum ivm_allocator_type type;
 	/* Logical space is [0, 2^address_width).  0 means
 	 * IVM_DEFAULT_ADDRESS_WIDTH; otherwise 13..63. */
@@ -117,7 +120,8 @@ struct ivm_domain_config {
 	/* Backend; 0 is the software IOMMU model. */
 	enum ivm_backend_type backend;
 	/* Software IOMMU model only: IOTLB geometry.  0 means the default
-	 * (64 sets of 4 ways); sets must be a power of two, ways 1..16. */
+	 * (64 sets of 4 ways); sets must be a power of two no larger than
+	 * IVM_IOTLB_MAX_SETS, ways 1..16. */
 	uint32_t iotlb_sets;
 	uint32_t iotlb_ways;
 };

@@ -51,8 +51,8 @@ extern "C" {
  *               IVM_ALLOCATOR_ALLOW_EXPLICIT.
  * @min_la, @max_la: optional, inclusive bounds for an allocated address
  *               (and for an explicit one when given).  Ignored when the
- *               domain has no allocator.  A bound outside the width is
- *               clamped to it.
+ *               domain has no allocator.  A max_la past the width is
+ *               clamped to it; a min_la past it cannot be satisfied (MIX).
  * @la_out:      receives the logical address of the first page.
  *
  * With an allocator and no explicit address the range is rounded up to a
@@ -60,16 +60,20 @@ extern "C" {
  * rounding is never mapped, and comes back when the mapping is unmapped.
  *
  * Parameters are checked in argument order, so the lowest-numbered bad one
- * is the one reported.
+ * is the one reported: _1, _2, _3, _4, then MIX (min/max), then
+ * INVALID_PARAMETER (la_out), then NOT_SUPPORTED (explicit address vs
+ * allocator), and only then the state-dependent IN_USE and
+ * INSUFFICIENT_RESOURCES.
  *
  * Returns:
  *   IVM_STATUS_SUCCESS
  *   IVM_STATUS_INVALID_PARAMETER_1  domain is NULL or not of type Translate
  *   IVM_STATUS_INVALID_PARAMETER_2  a reserved permission bit is set
- *   IVM_STATUS_INVALID_PARAMETER_3  phys is NULL, of unknown type, not page
- *                                   aligned, empty, not a page multiple,
- *                                   wraps, has a frame above 2^64, or is
- *                                   larger than the domain's logical space
+ *   IVM_STATUS_INVALID_PARAMETER_3  phys is NULL, of unknown type, a buffer
+ *                                   with a NULL va, not page aligned, empty,
+ *                                   not a page multiple, wraps, has a frame
+ *                                   whose address passes 2^64, or is larger
+ *                                   than the domain's logical space
  *   IVM_STATUS_INVALID_PARAMETER_4  explicit_la is not page aligned, or the
  *                                   range from it passes the address width
  *   IVM_STATUS_INVALID_PARAMETER_MIX  min > max, the window [min, max]
@@ -145,7 +149,8 @@ IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
  * mapped, and (with an allocator) not handed out or reserved; the allocator
  * then never hands it out while mapped.  On a PassThrough domain every
  * address is already identity: the call validates its arguments and
- * succeeds without recording anything.
+ * succeeds without recording anything (and ivm_unmap_identity_range_ex
+ * likewise validates and succeeds).
  *
  * @phys: IVM_PHYS_BUFFER or IVM_PHYS_CONTIGUOUS.
  *

@@ -74,7 +74,7 @@ IVM_API void ivm_swdev_destroy(struct ivm_swdev **dev);
  * Returns:
  *   IVM_STATUS_SUCCESS
  *   IVM_STATUS_INVALID_PARAMETER_1  dev is NULL
- *   IVM_STATUS_INVALID_PARAMETER_2  la + len - 1 wraps
+ *   IVM_STATUS_INVALID_PARAMETER_2  len > 0 and la + len - 1 wraps
  *   IVM_STATUS_INVALID_PARAMETER_3  dst / src is NULL
  *   IVM_STATUS_INVALID_PARAMETER_4  len is 0
  *   IVM_STATUS_ACCESS_VIOLATION     a page is unmapped or lacks the

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+//
+// shim.cc - registers the C benchmarks of ivm_bench.h with Google Benchmark
+// (1.7.1, Debian's libbenchmark-dev) and runs them.  The only C++ in the
+// project: everything measured lives in the C files.
+//
+// Per benchmark run, following Google Benchmark's documented multi-thread
+// pattern ("none of the threads will start until all have reached the loop
+// start, and all will have finished before any thread exits the loop"):
+//
+//   1. thread 0 calls def->setup() and stores the context in the run's slot,
+//      before its first KeepRunningBatch();
+//   2. every thread's first KeepRunningBatch() waits on the library's start
+//      barrier, so the slot is read only after thread 0 wrote it (the
+//      barrier's mutex orders the write before the reads);
+//   3. each thread calls def->run() once per batch;
+//   4. the last KeepRunningBatch() of every thread waits on the stop
+//      barrier, so when thread 0 passes it no thread calls run() again and
+//      thread 0 may tear the context down.
+//
+// Google Benchmark's ->Setup()/->Teardown() hooks would do the same but take
+// plain function pointers without a user argument, so they cannot tell which
+// C definition they belong to.
+//
+// There is no benchmark_main pkg-config file in Debian, so main() is here.
+
+#include <benchmark/benchmark.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ivm_bench.h"
+
+#ifndef IVM_BENCH_VERSION
+#define IVM_BENCH_VERSION "unknown"
+#endif
+#ifndef IVM_BENCH_BUILDTYPE
+#define IVM_BENCH_BUILDTYPE "unknown"
+#endif
+
+namespace {
+
+// The context of the run in progress of one definition.  Runs of one
+// benchmark never overlap, so one slot per definition suffices.
+struct Slot {
+	const ivm_bench_def *def;
+	// Written by thread 0 before the start barrier and after the stop
+	// barrier; read by every thread between the two (see the top).
+	void *ctx;
+};
+
+void run_one(benchmark::State &state, Slot *slot)
+{
+	const ivm_bench_def *def = slot->def;
+	const uint64_t batch = def->batch;
+
+	if (state.thread_index() == 0)
+		slot->ctx = def->setup(state.threads());
+
+	while (state.KeepRunningBatch(static_cast<benchmark::IterationCount>(batch))) {
+		void *ctx = slot->ctx;
+
+		if (ctx == nullptr) {
+			// Every thread sees the failed setup; the next
+			// KeepRunningBatch() then returns false for it.
+			state.SkipWithError("setup failed (see stderr)");
+			continue;
+		}
+		def->run(ctx, state.thread_index(), batch);
+	}
+
+	if (state.thread_index() == 0 && slot->ctx != nullptr) {
+		def->teardown(slot->ctx);
+		slot->ctx = nullptr;
+	}
+	state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
+// Registers every definition of one suite.
+void register_suite(const ivm_bench_def *defs, size_t count,
+		    std::vector<std::unique_ptr<Slot>> &slots)
+{
+	for (size_t i = 0; i < count; i++) {
+		const ivm_bench_def *def = &defs[i];
+
+		if (def->batch == 0 || def->max_threads < 1) {
+			std::fprintf(stderr, "iovamap-bench: %s: bad definition\n",
+				     def->name);
+			std::exit(2);
+		}
+		slots.push_back(std::unique_ptr<Slot>(new Slot{def, nullptr}));
+		Slot *slot = slots.back().get();
+		benchmark::internal::Benchmark *b = benchmark::RegisterBenchmark(
+			def->name,
+			[slot](benchmark::State &state) { run_one(state, slot); });
+		if (def->max_threads > 1) {
+			int t;
+
+			for (t = 1; t < def->max_threads; t *= 2)
+				b->Threads(t);
+			b->Threads(def->max_threads);
+			// CPU time summed over threads says nothing about
+			// scaling; wall-clock time does.
+			b->UseRealTime();
+		}
+		benchmark::AddCustomContext(std::string("ivm:") + def->name,
+					    def->description);
+	}
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	std::vector<std::unique_ptr<Slot>> slots;
+
+	benchmark::Initialize(&argc, argv);
+	if (benchmark::ReportUnrecognizedArguments(argc, argv))
+		return 1;
+
+	benchmark::AddCustomContext("iovamap_version", IVM_BENCH_VERSION);
+	benchmark::AddCustomContext("iovamap_buildtype", IVM_BENCH_BUILDTYPE);
+
+#define IVM_BENCH_REGISTER_SUITE(name)                                     \
+	{                                                                   \
+		size_t count = 0;                                           \
+		const ivm_bench_def *defs = ivm_bench_suite_##name(&count); \
+		register_suite(defs, count, slots);                         \
+	}
+	IVM_BENCH_SUITES(IVM_BENCH_REGISTER_SUITE)
+#undef IVM_BENCH_REGISTER_SUITE
+
+	benchmark::RunSpecifiedBenchmarks();
+	benchmark::Shutdown();
+	return 0;
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+#
+# scripts/test.sh - install dependencies, build, and run the test suites.
+#
+# Usage: scripts/test.sh [--quick] [STAGE...]
+#
+#   --quick   developer mode: skip the sanitizer stage(s)
+#   STAGE     run only these stages (default: all of IVM_STAGES below)
+#
+# Stages (one function each, stage_<name>):
+#   unit   build/       (debugoptimized)   meson test --suite unit
+#   asan   build-asan/  (ASan + UBSan)     meson test --suite unit
+#
+# Adding a stage: write stage_<name> (a ivm_setup/ivm_build/run_suite
+# sequence, see below), add its name to IVM_STAGES, and to
+# IVM_SANITIZER_STAGES if --quick should skip it.
+#
+# Every stage runs even when an earlier one failed.  The last line is
+# "N passed, N failed", counted over every meson test result of every stage
+# (a stage whose build fails counts as one failure); the exit status is 1 when
+# anything failed.  Rerunning is cheap: packages are checked with dpkg-query,
+# build directories are reconfigured only when their options change, and
+# ninja rebuilds only what changed.
+set -euo pipefail
+
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$IVM_ROOT"
+
+IVM_STAGES=(unit asan)
+IVM_SANITIZER_STAGES=(asan)
+
+total_passed=0
+total_failed=0
+total_skipped=0
+stage_reports=()
+
+# record STAGE PASSED FAILED SKIPPED NOTE
+record() {
+	total_passed=$((total_passed + $2))
+	total_failed=$((total_failed + $3))
+	total_skipped=$((total_skipped + $4))
+	stage_reports+=("$(printf '%-6s %4d passed, %d failed, %d skipped%s' \
+		"$1" "$2" "$3" "$4" "${5:+ ($5)}")")
+}
+
+# count_results JSON: "passed failed skipped" from a meson testlog.
+count_results() {
+	python3 - "$1" <<'EOF'
+import json, sys
+passed = failed = skipped = 0
+with open(sys.argv[1]) as log:
+    for line in log:
+        line = line.strip()
+        if not line:
+            continue
+        result = json.loads(line).get("result")
+        if result in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif result == "SKIP":
+            skipped += 1
+        else:  # FAIL, TIMEOUT, ERROR, UNEXPECTEDPASS, INTERRUPT
+            failed += 1
+print(passed, failed, skipped)
+EOF
+}
+
+# run_suite STAGE DIR SUITE [NAME=VALUE...]: meson test one suite of a
+# built directory with the given environment, and record its results.
+run_suite() {
+	local stage=$1 dir=$2 suite=$3
+	shift 3
+	local logbase="ivm-$stage-$suite"
+	local json="$dir/meson-logs/$logbase.json"
+	local rc=0 passed failed skipped
+
+	ivm_say "testing $dir: suite $suite${*:+ with $*}"
+	rm -f "$json"
+	env "$@" meson test -C "$dir" --no-rebuild --suite "$suite" \
+		--print-errorlogs --logbase "$logbase" || rc=$?
+	if [[ ! -f $json ]]; then
+		record "$stage" 0 1 0 "meson test exited $rc without a log"
+		return
+	fi
+	read -r passed failed skipped < <(count_results "$json")
+	if ((rc != 0 && failed == 0)); then
+		# meson itself failed (bad suite name, interrupted run, ...).
+		record "$stage" "$passed" 1 "$skipped" "meson test exited $rc"
+		return
+	fi
+	record "$stage" "$passed" "$failed" "$skipped"
+}
+
+# build_stage STAGE DIR [MESON_SETUP_ARGS...]: configure and build; on
+# failure record one failed result for the stage and return 1.
+build_stage() {
+	local stage=$1 dir=$2
+	shift 2
+	if ! ivm_setup "$dir" "$@"; then
+		record "$stage" 0 1 0 "configure failed"
+		return 1
+	fi
+	if ! ivm_build "$dir"; then
+		record "$stage" 0 1 0 "build failed"
+		return 1
+	fi
+}
+
+# --- stages ---------------------------------------------------------------
+
+stage_unit() {
+	build_stage unit build || return 0
+	run_suite unit build unit
+}
+
+stage_asan() {
+	build_stage asan build-asan \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Djemalloc=disabled -Dbench=disabled || return 0
+	run_suite asan build-asan unit \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+}
+
+# --- main -----------------------------------------------------------------
+
+usage() {
+	sed -n '3,12p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+quick=0
+selected=()
+while (($# > 0)); do
+	case $1 in
+	--quick) quick=1 ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	-*)
+		usage >&2
+		exit 2
+		;;
+	*)
+		if ! declare -F "stage_$1" >/dev/null; then
+			ivm_die "unknown stage '$1' (stages: ${IVM_STAGES[*]})"
+		fi
+		selected+=("$1")
+		;;
+	esac
+	shift
+done
+if ((${#selected[@]} == 0)); then
+	selected=("${IVM_STAGES[@]}")
+fi
+
+ivm_install_deps
+
+start=$SECONDS
+for stage in "${selected[@]}"; do
+	if ((quick)) && [[ " ${IVM_SANITIZER_STAGES[*]} " == *" $stage "* ]]; then
+		ivm_say "skipping stage $stage (--quick)"
+		continue
+	fi
+	"stage_$stage"
+done
+
+ivm_say "summary ($((SECONDS - start)) s)"
+for line in "${stage_reports[@]}"; do
+	printf '    %s\n' "$line"
+done
+if ((total_skipped > 0)); then
+	printf '    (%d skipped)\n' "$total_skipped"
+fi
+if ((total_passed + total_failed == 0)); then
+	ivm_warn "no test ran"
+fi
+printf '%d passed, %d failed\n' "$total_passed" "$total_failed"
+if ((total_failed > 0 || total_passed == 0)); then
+	exit 1
+fi
