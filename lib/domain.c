@@ -376,10 +376,24 @@ IVM_API ivm_status ivm_domain_get_stats(const struct ivm_domain *domain,
 	out->mapped_pages = ivm_load_relaxed(&d->mapped_pages);
 	out->pt_tables = pt_table_count(&d->pt);
 	out->pt_bytes = out->pt_tables * IVM_PAGE_SIZE;
+	out->pt_empty_tables = pt_empty_count(&d->pt);
 	out->iova_used_pages = ivm_load_relaxed(&d->iova_used_pages);
 	out->reservations = ivm_load_relaxed(&d->reservation_count);
 	out->faults = ivm_load_relaxed(&d->faults);
 	d->be_ops->get_stats(d->be, out);
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_domain_trim(struct ivm_domain *domain)
+{
+	if (!domain)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	ivm_rcu_ensure_registered();
+	domain_lock(domain);
+	pt_reclaim(&domain->pt);
+	if (domain->has_allocator)
+		range_alloc_trim(&domain->ra);
+	domain_unlock(domain);
 	return IVM_STATUS_SUCCESS;
 }
 

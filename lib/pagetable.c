@@ -20,17 +20,26 @@
  *      turns into that entry's use; otherwise it drops its hold on T.
  * Installing k leaves into a table it holds turns its hold into one use and
  * adds k - 1; installing none drops the hold.  Removing leaves drops one
- * use each.  Dropping the last use unlinks: the CAS that would write count
- * 0 writes an empty entry instead, so no writer can enter the table after
- * (its CAS on the old value fails and it starts over with a fresh table).
- * The unlinked table's entry in its parent is then a dropped use of the
- * parent, and so on upwards.  The root is never unlinked.
+ * use each.
+ *
+ * Reclamation is lazy.  A table whose count drops to 0 stays linked,
+ * empty, and ready for the next map into its range: a map/unmap cycle on
+ * one page then allocates, zeroes and frees no table and starts no RCU
+ * grace period (it did, and that cost microseconds per pair).  Empty
+ * tables are unlinked by pt_reclaim, which the unmap path runs once they
+ * are many (PT_RECLAIM_* below) and ivm_domain_trim runs on demand: a
+ * CAS from "this table, count 0" to an empty entry unlinks a table only if
+ * no writer took a hold since (a writer's CAS on the old value then fails
+ * and it starts over with a fresh table).  The unlinked table is retired
+ * through RCU and its entry's use dropped from the parent, which the same
+ * sweep may then unlink.  The root is never unlinked.
  *
  * Invariants:
- *  1. A table with count > 0 is linked; a linked table has count > 0.
+ *  1. A linked table's count equals its non-empty entries plus the holds
+ *     on it; an unlinked table has no entry and no hold.
  *  2. A writer only writes entries of tables it holds or whose entries it
- *     owns (its own leaves, or markers of a reservation it owns), so by 1
- *     it never writes into an unlinked table.
+ *     owns (its own leaves, or markers of a reservation it owns); by 1 such
+ *     a table has count > 0, so pt_reclaim cannot unlink it.
  *  3. A table is freed only after it was unlinked and an RCU grace period
  *     passed (table_retire), so a reader that loaded its address inside a
  *     read-side section can keep reading it.
@@ -46,6 +55,7 @@
  *   pt_install       | with pt_install / pt_remove of disjoint ranges
  *   pt_remove        | with pt_install / pt_remove of disjoint ranges
  *   pt_check_whole   | with operations on disjoint ranges
+ *   pt_reclaim       | with everything (the unlink CAS settles races)
  * (Overlapping installs resolve to exactly one winner: each leaf is taken
  * by a CAS from empty.  The domain still serialises writers in this
  * release; the protocol above does not rely on it.)
@@ -149,47 +159,34 @@ void pt_fini(struct pagetable *pt)
 }
 
 /*
- * Drop n uses/holds of the level-`level` table on path; unlink and retire
- * it when that was the last, and continue with its parent.
+ * Drop n uses/holds of the table behind *slot.  A table left with count 0
+ * stays linked (lazy reclamation, above); it is counted as empty.
  */
-static void table_release(struct pagetable *pt, struct pt_path *path,
-			  unsigned level, uint64_t n)
+static void slot_drop(struct pagetable *pt, _Atomic uint64_t *slot, uint64_t n)
 {
-	while (level < pt->levels - 1) {
-		_Atomic uint64_t *slot = path->slot[level];
-		uint64_t e = ivm_load_relaxed(slot);
-		uint64_t desired;
-
-		do {
-			IVM_CHECK((e & PT_TABLE) && entry_count(e) >= n);
-			desired = entry_count(e) == n ? 0 : e - (n << PT_COUNT_SHIFT);
-			/* R2: release orders this writer's clears of the
-			 * child's entries before the unlink (a writer that
-			 * later re-creates the table must not race with
-			 * them); acquire pairs with R2 of other writers on
-			 * failure-and-retry paths. */
-		} while (!ivm_cas_acq_rel(slot, &e, desired));
-
-		if (desired != 0)
-			return;
-		table_retire(pt, path->table[level]);
-		n = 1;
-		level++;
-	}
+	if (!slot || n == 0)
+		return; /* the root has no count */
+	uint64_t e = ivm_load_relaxed(slot);
+	do {
+		IVM_CHECK((e & PT_TABLE) && entry_count(e) >= n);
+		/* R2: release orders this writer's changes of the child's
+		 * entries before the count drop that pt_reclaim acquires
+		 * (A3) before it unlinks the table. */
+	} while (!ivm_cas_release(slot, &e, e - (n << PT_COUNT_SHIFT)));
+	if (entry_count(e) == n)
+		ivm_counter_add(&pt->empty_tables, 1);
 }
 
-/* Add n uses to the level-`level` table on path (the caller holds it). */
-static void table_add_uses(struct pagetable *pt, struct pt_path *path,
-			   unsigned level, uint64_t n)
+/* Add n uses to the table behind *slot (the caller holds it). */
+static void slot_add(struct pagetable *pt, _Atomic uint64_t *slot, uint64_t n)
 {
-	if (level >= pt->levels - 1 || n == 0)
+	if (!slot || n == 0)
 		return;
-	_Atomic uint64_t *slot = path->slot[level];
 	uint64_t e = ivm_load_relaxed(slot);
 	do {
 		IVM_CHECK((e & PT_TABLE) && entry_count(e) + n <= PT_COUNT_MAX);
-		/* Relaxed is enough: our hold keeps the entry linked; the
-		 * count only matters to the CAS in table_release (R2). */
+		/* Relaxed is enough: our hold keeps the count above 0, so no
+		 * reclaim can act on this entry meanwhile. */
 	} while (!ivm_cas_relaxed(slot, &e, e + (n << PT_COUNT_SHIFT)));
 }
 
@@ -227,8 +224,11 @@ static struct pt_table *slot_enter(struct pagetable *pt, _Atomic uint64_t *slot,
 			return NULL;
 		}
 		IVM_CHECK(entry_count(e) < PT_COUNT_MAX);
-		/* Acquire: pairs with R1 so the table we enter is initialised. */
+		/* Acquire: pairs with R1 so the table we enter is initialised.
+		 * A count of 0 is an empty table kept for reuse. */
 		if (ivm_cas_acq_rel(slot, &e, e + (1ull << PT_COUNT_SHIFT))) {
+			if (entry_count(e) == 0)
+				ivm_fetch_sub_relaxed(&pt->empty_tables, 1);
 			table_free_unseen(pt, fresh);
 			*created = false;
 			return entry_table(e);
@@ -309,11 +309,11 @@ static ivm_status install_run(struct pagetable *pt, ivm_la base,
 			bool created = false;
 			child = slot_enter(pt, slot, &created, &status);
 			if (!child) {
-				table_release(pt, &path, level, 1);
+				slot_drop(pt, path.slot[level], 1);
 				return status;
 			}
 			if (!created)
-				table_release(pt, &path, level, 1);
+				slot_drop(pt, path.slot[level], 1);
 		}
 		level--;
 		path.slot[level] = slot;
@@ -343,19 +343,18 @@ static ivm_status install_run(struct pagetable *pt, ivm_la base,
 
 	if (!expect_marker) {
 		if (installed > 0)
-			table_add_uses(pt, &path, level, installed - 1);
+			slot_add(pt, path.slot[level], installed - 1);
 		else
-			table_release(pt, &path, level, 1);
+			slot_drop(pt, path.slot[level], 1);
 	}
 	return status;
 }
 
-ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
-		      const struct pt_source *src, bool expect_marker)
+static ivm_status install_once(struct pagetable *pt, ivm_la la, uint64_t pages,
+				const struct pt_source *src, bool expect_marker)
 {
 	uint64_t index = 0;
 
-	IVM_ASSERT(pages > 0);
 	while (index < pages) {
 		uint64_t done;
 		ivm_status status = install_run(pt, la, index, pages, src,
@@ -368,6 +367,20 @@ ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
 		}
 	}
 	return IVM_STATUS_SUCCESS;
+}
+
+ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
+		      const struct pt_source *src, bool expect_marker)
+{
+	IVM_ASSERT(pages > 0);
+	ivm_status status = install_once(pt, la, pages, src, expect_marker);
+	/* An empty table kept for reuse occupies the slot a large leaf
+	 * wants: tables are a cache, never a reason to refuse a map, so
+	 * reclaim them and try once more. */
+	if (status == IVM_STATUS_IN_USE && !expect_marker &&
+	    pt_empty_count(pt) > 0 && pt_reclaim(pt) > 0)
+		status = install_once(pt, la, pages, src, expect_marker);
+	return status;
 }
 
 /*
@@ -426,9 +439,11 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
 			cur += size;
 		}
 		(void)slot;
-		if (!to_marker && cleared > 0)
-			table_release(pt, &path, level, cleared);
+		if (!to_marker)
+			slot_drop(pt, path.slot[level], cleared);
 	}
+	if (pt_reclaim_due(pt))
+		pt_reclaim(pt);
 }
 
 bool pt_check_whole(const struct pagetable *pt, ivm_la la, uint64_t pages,
@@ -504,4 +519,45 @@ bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages)
 		cur = next;
 	}
 	return true;
+}
+
+/*
+ * Unlink and retire the empty tables below t (post-order, so a parent
+ * emptied by its children's removal goes in the same sweep).  t_slot is
+ * t's entry in its parent (NULL for the root).  Returns tables retired.
+ */
+static uint64_t reclaim_below(struct pagetable *pt, struct pt_table *t,
+			      _Atomic uint64_t *t_slot, unsigned level)
+{
+	uint64_t retired = 0;
+
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		_Atomic uint64_t *slot = &t->entry[i];
+		/* A3: pairs with R2 (the drop that emptied the child) and R1. */
+		uint64_t e = ivm_load_acquire(slot);
+		if (!(e & PT_PRESENT) || !(e & PT_TABLE))
+			continue;
+		struct pt_table *child = entry_table(e);
+		if (level > 1)
+			retired += reclaim_below(pt, child, slot, level - 1);
+		e = ivm_load_acquire(slot); /* A3, again: children may have gone */
+		if (!(e & PT_TABLE) || entry_count(e) != 0 || entry_table(e) != child)
+			continue;
+		/* R3: unlinks only if no writer took a hold since the load;
+		 * pairs with A2 of a writer who then finds the entry empty. */
+		if (!ivm_cas_acq_rel(slot, &e, 0))
+			continue;
+		ivm_fetch_sub_relaxed(&pt->empty_tables, 1);
+		table_retire(pt, child);
+		retired++;
+		slot_drop(pt, t_slot, 1);
+	}
+	return retired;
+}
+
+uint64_t pt_reclaim(struct pagetable *pt)
+{
+	if (pt->levels < 2)
+		return 0;
+	return reclaim_below(pt, pt->root, NULL, pt->levels - 1);
 }

@@ -17,9 +17,9 @@
  *                 reservation; translates as unmapped, refuses plain maps.
  *
  * count (table entries only) = non-empty entries of the child table +
- * holds taken by writers working inside it.  A table whose count would
- * drop to 0 is unlinked by the same compare-and-swap (the entry becomes 0)
- * and retired through RCU; see pagetable.c for the protocol.
+ * holds taken by writers working inside it.  A table whose count drops to
+ * 0 stays linked for reuse until pt_reclaim unlinks it (one CAS) and
+ * retires it through RCU; see pagetable.c for the protocol.
  */
 #ifndef IVM_PAGETABLE_H
 #define IVM_PAGETABLE_H
@@ -86,7 +86,15 @@ struct pagetable {
 	unsigned levels;         /* set at init */
 	unsigned width;          /* set at init */
 	_Atomic uint64_t tables; /* tables allocated, root included (stats) */
+	_Atomic uint64_t empty_tables; /* linked tables with count 0 */
 };
+
+/* The unmap path sweeps empty tables once there are at least
+ * PT_RECLAIM_MIN_EMPTY of them and they are at least 1/PT_RECLAIM_RATIO
+ * of all tables: a sweep reads every table once, so this bounds its cost
+ * to PT_RECLAIM_RATIO * 512 entry loads per table it frees. */
+#define PT_RECLAIM_MIN_EMPTY 64u
+#define PT_RECLAIM_RATIO 4u
 
 /* Where the physical addresses of a range of leaves come from. */
 struct pt_source {
@@ -173,8 +181,8 @@ ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
  * pt_remove - clear the leaves covering [la, la + pages * 4 KiB), which the
  * caller has checked (pt_check_whole) are present leaves or markers lying
  * entirely inside the range.  With to_marker the slots become PT_MARKER
- * (reservation keeps them); otherwise empty, and tables left empty are
- * unlinked and retired through RCU.
+ * (reservation keeps them); otherwise empty.  Tables left empty stay
+ * linked until a reclaim (run here when pt_reclaim_due()).
  *
  * Context, Blocking: as pt_install, but never allocates and never fails.
  */
@@ -197,6 +205,28 @@ bool pt_check_whole(const struct pagetable *pt, ivm_la la, uint64_t pages,
 
 /* True when no slot of [la, la + pages) is occupied (not even a marker). */
 bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages);
+
+/*
+ * pt_reclaim - unlink every empty table (count 0) and retire it through
+ * RCU.  Returns the number of tables retired.
+ *
+ * Context: a registered RCU thread outside a read-side section; may run
+ * concurrently with installs and removes (pagetable.c).  Blocking: never
+ * (frees happen after a grace period, on liburcu's call_rcu thread).
+ */
+uint64_t pt_reclaim(struct pagetable *pt);
+
+static inline bool pt_reclaim_due(const struct pagetable *pt)
+{
+	uint64_t empty = ivm_load_relaxed((_Atomic uint64_t *)&pt->empty_tables);
+	uint64_t all = ivm_load_relaxed((_Atomic uint64_t *)&pt->tables);
+	return empty >= PT_RECLAIM_MIN_EMPTY && empty * PT_RECLAIM_RATIO >= all;
+}
+
+static inline uint64_t pt_empty_count(const struct pagetable *pt)
+{
+	return ivm_load_relaxed((_Atomic uint64_t *)&pt->empty_tables);
+}
 
 /* Tables currently allocated, root included. */
 static inline uint64_t pt_table_count(const struct pagetable *pt)

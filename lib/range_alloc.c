@@ -92,16 +92,51 @@ static inline uint64_t node_pages(const struct range_node *node)
 /* Nodes                                                               */
 /* ------------------------------------------------------------------ */
 
-static struct range_node *node_alloc(void)
+/*
+ * Spare nodes: a buddy split followed by a merge (one page allocated from
+ * a large free block and freed again) takes and returns one node per
+ * level, up to 51 of each.  Keeping up to RANGE_SPARE_MAX freed nodes on a
+ * per-allocator stack makes that steady state allocation-free; measured
+ * with bench/ map_unmap_4k, the malloc/free pairs were over a third of
+ * the cycle before.
+ */
+#define RANGE_SPARE_MAX (2u * (IVM_RANGE_MAX_ORDER + 1))
+
+static struct range_node *node_alloc(struct range_alloc *ra)
 {
+	struct range_node *node = ra->spare;
+
+	if (node) {
+		ra->spare = node->left;
+		ra->spare_count--;
+		memset(node, 0, sizeof(*node));
+		return node;
+	}
 	return ivm_mem_zalloc(sizeof(struct range_node),
 			      alignof(struct range_node));
 }
 
-static void node_free(struct range_node *node)
+static void node_free(struct range_alloc *ra, struct range_node *node)
 {
+	if (ra->spare_count < RANGE_SPARE_MAX) {
+		node->left = ra->spare;
+		ra->spare = node;
+		ra->spare_count++;
+		return;
+	}
 	ivm_mem_free(node, sizeof(struct range_node),
 		     alignof(struct range_node));
+}
+
+static void spare_release(struct range_alloc *ra)
+{
+	while (ra->spare) {
+		struct range_node *next = ra->spare->left;
+		ivm_mem_free(ra->spare, sizeof(struct range_node),
+			     alignof(struct range_node));
+		ra->spare = next;
+	}
+	ra->spare_count = 0;
 }
 
 /*
@@ -130,10 +165,11 @@ static struct range_node *pool_pop(struct range_node **pool)
 
 /* Push count fresh nodes.  False when memory runs out; the nodes pushed so
  * far stay in the pool for the caller's pool_release(). */
-static bool pool_fill(struct range_node **pool, uint64_t count)
+static bool pool_fill(struct range_alloc *ra, struct range_node **pool,
+		      uint64_t count)
 {
 	for (uint64_t i = 0; i < count; i++) {
-		struct range_node *node = node_alloc();
+		struct range_node *node = node_alloc(ra);
 
 		if (!node)
 			return false;
@@ -142,12 +178,12 @@ static bool pool_fill(struct range_node **pool, uint64_t count)
 	return true;
 }
 
-static void pool_release(struct range_node *pool)
+static void pool_release(struct range_alloc *ra, struct range_node *pool)
 {
 	while (pool) {
 		struct range_node *next = pool->left;
 
-		node_free(pool);
+		node_free(ra, pool);
 		pool = next;
 	}
 }
@@ -300,7 +336,8 @@ static void treap_destroy(struct range_node *tree)
 		} else {
 			struct range_node *right = tree->right;
 
-			node_free(tree);
+			ivm_mem_free(tree, sizeof(struct range_node),
+				     alignof(struct range_node));
 			tree = right;
 		}
 	}
@@ -428,7 +465,7 @@ static void free_insert_merging(struct range_alloc *ra,
 		if (!buddy)
 			break;
 		ra->free_count[order]--;
-		node_free(buddy);
+		node_free(ra, buddy);
 		page &= ~order_pages(order);
 		order++;
 	}
@@ -458,7 +495,7 @@ ivm_status range_alloc_init(struct range_alloc *ra, unsigned width)
 	if (width <= IVM_PAGE_SHIFT ||
 	    width - IVM_PAGE_SHIFT > IVM_RANGE_MAX_ORDER)
 		return IVM_STATUS_INVALID_PARAMETER;
-	node = node_alloc();
+	node = node_alloc(ra);
 	if (!node)
 		return IVM_STATUS_INSUFFICIENT_RESOURCES;
 	ra->max_order = width - IVM_PAGE_SHIFT;
@@ -469,11 +506,17 @@ ivm_status range_alloc_init(struct range_alloc *ra, unsigned width)
 	return IVM_STATUS_SUCCESS;
 }
 
+void range_alloc_trim(struct range_alloc *ra)
+{
+	spare_release(ra);
+}
+
 void range_alloc_fini(struct range_alloc *ra)
 {
 	for (unsigned j = 0; j <= IVM_RANGE_MAX_ORDER; j++)
 		treap_destroy(ra->free_root[j]);
 	treap_destroy(ra->used_root);
+	spare_release(ra);
 	memset(ra, 0, sizeof(*ra));
 }
 
@@ -527,8 +570,8 @@ ivm_status range_alloc_alloc(struct range_alloc *ra, unsigned order,
 
 	/* One node per half split off; best's own node becomes the used
 	 * block.  Allocate them all before touching anything. */
-	if (!pool_fill(&pool, best->order - order)) {
-		pool_release(pool);
+	if (!pool_fill(ra, &pool, best->order - order)) {
+		pool_release(ra, pool);
 		return IVM_STATUS_INSUFFICIENT_RESOURCES;
 	}
 
@@ -592,8 +635,8 @@ ivm_status range_alloc_claim(struct range_alloc *ra, uint64_t page,
 		IVM_CHECK(block != NULL);
 		q += node_pages(block);
 	}
-	if (need > have && !pool_fill(&pool, need - have)) {
-		pool_release(pool);
+	if (need > have && !pool_fill(ra, &pool, need - have)) {
+		pool_release(ra, pool);
 		return IVM_STATUS_INSUFFICIENT_RESOURCES;
 	}
 
@@ -626,7 +669,7 @@ ivm_status range_alloc_claim(struct range_alloc *ra, uint64_t page,
 		used_insert(ra, pool_pop(&pool), q, o);
 		q += order_pages(o);
 	}
-	pool_release(pool);
+	pool_release(ra, pool);
 	ra->used_pages += pages;
 	return IVM_STATUS_SUCCESS;
 }
@@ -673,7 +716,7 @@ void range_alloc_free(struct range_alloc *ra, uint64_t page, uint64_t pages)
 		free_insert_merging(ra, pool_pop(&pool), q, o);
 		q += order_pages(o);
 	}
-	pool_release(pool);
+	pool_release(ra, pool);
 }
 
 bool range_alloc_is_free(const struct range_alloc *ra, uint64_t page,

@@ -42,6 +42,9 @@ struct range_alloc {
 	/* Allocated blocks, one ordered set keyed by first page. */
 	struct range_node *used_root;
 	uint64_t used_count;
+	/* Freed nodes kept for reuse (a stack through `left`). */
+	struct range_node *spare;
+	uint64_t spare_count;
 };
 
 /*
@@ -99,6 +102,11 @@ ivm_status range_alloc_claim(struct range_alloc *ra, uint64_t page,
  * stop in IVM_ASSERT; release builds leave the allocator unchanged.
  */
 void range_alloc_free(struct range_alloc *ra, uint64_t page, uint64_t pages);
+
+/* Free the spare nodes kept for reuse (range_alloc.c keeps up to ~100 so
+ * that split/merge cycles do not call the memory allocator).  Never
+ * fails; changes no allocation. */
+void range_alloc_trim(struct range_alloc *ra);
 
 /* True when every page of [page, page + pages) is free. */
 bool range_alloc_is_free(const struct range_alloc *ra, uint64_t page,

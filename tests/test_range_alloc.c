@@ -634,6 +634,7 @@ IVM_TEST(failure_injection)
 		ivm_status st;
 
 		take_snapshot(&ra, &before);
+		range_alloc_trim(&ra); /* no spare nodes: every node is new */
 		ivm_mem_fail_after(k);
 		st = range_alloc_claim(&ra, 3, 997);
 		ivm_mem_fail_after(-1);
@@ -656,6 +657,7 @@ IVM_TEST(failure_injection)
 	for (long k = 0; k <= 12; k++) {
 		ivm_status st;
 
+		range_alloc_trim(&ra); /* no spare nodes: every node is new */
 		ivm_mem_fail_after(k);
 		st = range_alloc_alloc(&ra, 0, 0, ANY_MAX, &page);
 		ivm_mem_fail_after(-1);
@@ -697,13 +699,15 @@ IVM_TEST(failure_injection)
 			if (pages > SHADOW_PAGES - first ||
 			    !range_alloc_is_free(&ra, first, pages))
 				continue;
-			ivm_mem_fail_after(k);
+			range_alloc_trim(&ra); /* no spare nodes: every node is new */
+		ivm_mem_fail_after(k);
 			st = range_alloc_claim(&ra, first, pages);
 		} else {
 			unsigned order = (unsigned)rng_below(5);
 
 			pages = 1ull << order;
-			ivm_mem_fail_after(k);
+			range_alloc_trim(&ra); /* no spare nodes: every node is new */
+		ivm_mem_fail_after(k);
 			st = range_alloc_alloc(&ra, order, 0, ANY_MAX, &first);
 		}
 		ivm_mem_fail_after(-1);

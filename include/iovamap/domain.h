@@ -15,6 +15,7 @@
  *                             | guarantees no other call is in flight)
  *   ivm_domain_set_fault_handler | everything except destroy
  *   ivm_domain_get_stats      | everything except destroy
+ *   ivm_domain_trim           | everything except destroy
  *   map / unmap / reserve /   | each other and translate; this release
  *   identity / flush calls    | serialises writers of one domain on a
  *                             | per-domain lock, readers never wait
@@ -231,6 +232,8 @@ struct ivm_domain_stats {
 	uint64_t mapped_pages;      /* 4 KiB pages those mappings cover */
 	uint64_t pt_tables;         /* page-table pages currently allocated */
 	uint64_t pt_bytes;          /* their memory, in bytes */
+	uint64_t pt_empty_tables;   /* of those, empty ones kept for reuse
+	                               (ivm_domain_trim gives them back) */
 	uint64_t iova_used_pages;   /* logical pages the allocator has handed
 	                               out or set aside (rounding included) */
 	uint64_t reservations;      /* live reservations */
@@ -252,6 +255,21 @@ struct ivm_domain_stats {
  */
 IVM_API ivm_status ivm_domain_get_stats(const struct ivm_domain *domain,
 					struct ivm_domain_stats *out);
+
+/*
+ * ivm_domain_trim - give back memory the domain keeps for reuse: page
+ * tables that unmaps left empty, and the allocator's spare nodes.  (Unmaps also give them back by
+ * themselves once they are many; this is for a caller that just tore
+ * down a large working set and wants the memory now.)
+ *
+ * Returns IVM_STATUS_SUCCESS or IVM_STATUS_INVALID_PARAMETER_1 (domain
+ * NULL).
+ *
+ * Context: any thread, not inside an iovamap RCU read-side section.
+ * Blocking: takes the domain's writer lock; reads every table once; the
+ * memory itself is freed after an RCU grace period.  Ordering: none.
+ */
+IVM_API ivm_status ivm_domain_trim(struct ivm_domain *domain);
 
 #ifdef __cplusplus
 }
