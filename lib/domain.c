@@ -47,13 +47,6 @@ void domain_invalidate(struct ivm_domain *d, ivm_la la, uint64_t pages)
 	d->be_ops->sync(d->be);
 }
 
-static void publish_iova_used(struct ivm_domain *d)
-{
-	if (d->has_allocator)
-		ivm_store_relaxed(&d->iova_used_pages,
-				  range_alloc_used_pages(&d->ra));
-}
-
 ivm_status domain_check_window(const struct ivm_domain *d, uint64_t pages,
 			       const ivm_la *explicit_la, const ivm_la *min_la,
 			       const ivm_la *max_la, struct space_request *req)
@@ -106,13 +99,12 @@ ivm_status domain_take_space(struct ivm_domain *d,
 	*alloc_pages = 0;
 	if (req->is_explicit) {
 		if (d->has_allocator) {
-			status = range_alloc_claim(&d->ra,
-						   req->explicit_la >> IVM_PAGE_SHIFT,
-						   req->pages);
+			status = iova_claim(&d->iova,
+					    req->explicit_la >> IVM_PAGE_SHIFT,
+					    req->pages);
 			if (status != IVM_STATUS_SUCCESS)
 				return status;
 			*alloc_pages = req->pages;
-			publish_iova_used(d);
 		}
 		*la_out = req->explicit_la;
 		return IVM_STATUS_SUCCESS;
@@ -120,22 +112,25 @@ ivm_status domain_take_space(struct ivm_domain *d,
 
 	IVM_ASSERT(d->has_allocator);
 	uint64_t page;
-	status = range_alloc_alloc(&d->ra, req->order, req->min_page,
-				   req->max_page, &page);
+	status = iova_alloc(&d->iova, req->order, req->min_page, req->max_page,
+			    &page);
 	if (status != IVM_STATUS_SUCCESS)
 		return status;
 	*alloc_pages = 1ull << req->order;
 	*la_out = page << IVM_PAGE_SHIFT;
-	publish_iova_used(d);
 	return IVM_STATUS_SUCCESS;
 }
 
-void domain_give_space(struct ivm_domain *d, ivm_la la, uint64_t alloc_pages)
+void domain_give_space(struct ivm_domain *d, ivm_la la, uint64_t alloc_pages,
+		       bool block)
 {
 	if (alloc_pages == 0 || !d->has_allocator)
 		return;
-	range_alloc_free(&d->ra, la >> IVM_PAGE_SHIFT, alloc_pages);
-	publish_iova_used(d);
+	if (block)
+		iova_free(&d->iova, la >> IVM_PAGE_SHIFT,
+			  ivm_order_ceil(alloc_pages));
+	else
+		iova_release(&d->iova, la >> IVM_PAGE_SHIFT, alloc_pages);
 }
 
 void domain_report_fault(struct ivm_domain *d, ivm_la la, uint32_t access,
@@ -220,8 +215,8 @@ static ivm_status place_region(struct ivm_domain *d,
 	ivm_status status;
 
 	if (d->has_allocator) {
-		status = range_alloc_claim(&d->ra, r->base >> IVM_PAGE_SHIFT,
-					   r->pages);
+		status = iova_claim(&d->iova, r->base >> IVM_PAGE_SHIFT,
+				    r->pages);
 		if (status != IVM_STATUS_SUCCESS)
 			return status;
 	}
@@ -238,7 +233,7 @@ static ivm_status place_region(struct ivm_domain *d,
 			pt_remove(&d->pt, r->base, r->pages, false);
 	}
 	if (status != IVM_STATUS_SUCCESS && d->has_allocator)
-		range_alloc_free(&d->ra, r->base >> IVM_PAGE_SHIFT, r->pages);
+		iova_release(&d->iova, r->base >> IVM_PAGE_SHIFT, r->pages);
 	return status;
 }
 
@@ -274,7 +269,7 @@ IVM_API ivm_status ivm_domain_create(const struct ivm_domain_config *config,
 	if (status != IVM_STATUS_SUCCESS)
 		goto err_mutex;
 	if (has_allocator) {
-		status = range_alloc_init(&d->ra, width);
+		status = iova_init(&d->iova, width, !config->disable_iova_cache);
 		if (status != IVM_STATUS_SUCCESS)
 			goto err_pt;
 	}
@@ -286,7 +281,6 @@ IVM_API ivm_status ivm_domain_create(const struct ivm_domain_config *config,
 		if (status != IVM_STATUS_SUCCESS)
 			goto err_backend;
 	}
-	publish_iova_used(d);
 	*out = d;
 	return IVM_STATUS_SUCCESS;
 
@@ -297,7 +291,7 @@ err_backend:
 	d->be_ops->destroy(d->be);
 err_ra:
 	if (has_allocator)
-		range_alloc_fini(&d->ra);
+		iova_fini(&d->iova);
 err_pt:
 	ivm_rcu_synchronize();
 	pt_fini(&d->pt);
@@ -337,7 +331,7 @@ IVM_API void ivm_domain_destroy(struct ivm_domain **domain)
 	d->be_ops->destroy(d->be);
 	pt_fini(&d->pt);
 	if (d->has_allocator)
-		range_alloc_fini(&d->ra);
+		iova_fini(&d->iova);
 	pthread_mutex_destroy(&d->lock);
 	ivm_mem_free(d, sizeof(*d), _Alignof(struct ivm_domain));
 }
@@ -377,7 +371,16 @@ IVM_API ivm_status ivm_domain_get_stats(const struct ivm_domain *domain,
 	out->pt_tables = pt_table_count(&d->pt);
 	out->pt_bytes = out->pt_tables * IVM_PAGE_SIZE;
 	out->pt_empty_tables = pt_empty_count(&d->pt);
-	out->iova_used_pages = ivm_load_relaxed(&d->iova_used_pages);
+	if (d->has_allocator) {
+		struct iova_stats is;
+		iova_get_stats(&d->iova, &is);
+		out->iova_used_pages = is.used_pages;
+		out->iova_cached_pages = is.cached_pages;
+		out->iova_cache_hits = is.hits;
+		out->iova_cache_misses = is.misses;
+		out->iova_depot_magazines = is.depot_magazines;
+		out->iova_reclaimed = is.reclaimed;
+	}
 	out->reservations = ivm_load_relaxed(&d->reservation_count);
 	out->faults = ivm_load_relaxed(&d->faults);
 	d->be_ops->get_stats(d->be, out);
@@ -392,7 +395,7 @@ IVM_API ivm_status ivm_domain_trim(struct ivm_domain *domain)
 	domain_lock(domain);
 	pt_reclaim(&domain->pt);
 	if (domain->has_allocator)
-		range_alloc_trim(&domain->ra);
+		iova_trim(&domain->iova);
 	domain_unlock(domain);
 	return IVM_STATUS_SUCCESS;
 }

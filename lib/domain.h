@@ -15,7 +15,7 @@
 #include "iovamap/domain.h"
 #include "iovamap/reserve.h"
 #include "pagetable.h"
-#include "range_alloc.h"
+#include "iova.h"
 
 struct ivm_reservation {
 	struct ivm_domain *domain;       /* set at creation */
@@ -23,6 +23,7 @@ struct ivm_reservation {
 	uint64_t pages;                  /* usable pages */
 	uint64_t alloc_pages;            /* pages taken from the allocator
 	                                    (rounding included); 0 without */
+	bool alloc_block;                /* alloc_pages is an iova_alloc block */
 	uint64_t mappings;               /* live maps inside; writer lock */
 	struct ivm_reservation *prev;    /* domain's list; writer lock */
 	struct ivm_reservation *next;
@@ -39,7 +40,7 @@ struct ivm_domain {
 
 	/* Writers (map, unmap, reserve, identity, flush) hold this. */
 	pthread_mutex_t lock;
-	struct range_alloc ra;           /* writer lock */
+	struct ivm_iova iova;            /* thread-safe on its own */
 	struct ivm_reservation *reservations; /* writer lock */
 	ivm_fault_handler_fn fault_fn;   /* writer lock */
 	void *fault_ctx;                 /* writer lock */
@@ -53,7 +54,6 @@ struct ivm_domain {
 	_Atomic uint64_t mapped_pages;
 	_Atomic uint64_t reservation_count;
 	_Atomic uint64_t faults;
-	_Atomic uint64_t iova_used_pages; /* mirror of ra.used_pages */
 	_Atomic uint32_t devices;        /* model devices attached */
 };
 
@@ -106,7 +106,7 @@ ivm_status domain_check_window(const struct ivm_domain *d, uint64_t pages,
 /*
  * domain_take_space - take the logical space of a checked request: the
  * explicit range (claimed in the allocator when the domain has one), or a
- * block chosen by the allocator inside the window.  Writer lock held.
+ * block chosen by the allocator inside the window.  Thread-safe.
  *
  * Returns SUCCESS with *la_out and *alloc_pages (pages to give back to the
  * allocator later; 0 when the domain has no allocator), IN_USE or
@@ -116,9 +116,13 @@ ivm_status domain_take_space(struct ivm_domain *d,
 			     const struct space_request *req,
 			     ivm_la *la_out, uint64_t *alloc_pages);
 
-/* Give back what domain_take_space took.  Writer lock held; only after the
- * backend's sync for any mapping that used it. */
-void domain_give_space(struct ivm_domain *d, ivm_la la, uint64_t alloc_pages);
+/* Give back what domain_take_space took: a block (allocated request) or
+ * an exact range (explicit request; or a union of adjacent ones, blocks
+ * included).  Only after the backend's sync for any mapping that used it.
+ * Context: any thread, no lock needed. */
+void domain_give_space(struct ivm_domain *d, ivm_la la, uint64_t alloc_pages,
+		       bool block);
+
 
 /* Lock / unlock the writer lock (ivm_die on an OS failure). */
 void domain_lock(struct ivm_domain *d);

@@ -23,7 +23,7 @@
  *  5. Allocated mappings own a power-of-two block; the rounding past the
  *     mapped pages is never mapped, so a mapping with rounding is always
  *     the last of a run of adjacent mappings, and one range free of the
- *     union gives everything back (range_alloc_free accepts unions).
+ *     union gives everything back (iova_release accepts unions).
  */
 #include "domain.h"
 #include "iovamap/map.h"
@@ -92,7 +92,10 @@ static void remove_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
 	pt_remove(&d->pt, la, pages, false);
 	d->be_ops->unmap(d->be, la, pages);
 	domain_invalidate(d, la, pages);
-	domain_give_space(d, la, space_of_run(d, pages, w));
+	/* One allocated mapping gives its block back (to the magazines);
+	 * a run of several gives back their union in one range free. */
+	bool block = w->mappings == 1 && w->last_kind == PT_KIND_ALLOCATED;
+	domain_give_space(d, la, space_of_run(d, pages, w), block);
 	ivm_fetch_sub_relaxed(&d->mappings, w->mappings);
 	ivm_fetch_sub_relaxed(&d->mapped_pages, pages);
 }
@@ -139,7 +142,7 @@ IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
 		status = install_mapping(domain, la, pages, &src, phys,
 					 permissions);
 		if (status != IVM_STATUS_SUCCESS)
-			domain_give_space(domain, la, alloc_pages);
+			domain_give_space(domain, la, alloc_pages, !req.is_explicit);
 	}
 	domain_unlock(domain);
 
@@ -221,7 +224,7 @@ IVM_API ivm_status ivm_map_identity_range_ex(struct ivm_domain *domain,
 		status = install_mapping(domain, la, pages, &src, phys,
 					 permissions);
 		if (status != IVM_STATUS_SUCCESS)
-			domain_give_space(domain, la, alloc_pages);
+			domain_give_space(domain, la, alloc_pages, false);
 	}
 	domain_unlock(domain);
 	return status;

@@ -61,6 +61,7 @@ IVM_API ivm_status ivm_reserve_logical_range(struct ivm_domain *domain,
 	domain_lock(domain);
 	ivm_status status = domain_take_space(domain, &req, &r->base,
 					      &r->alloc_pages);
+	r->alloc_block = !req.is_explicit;
 	if (status != IVM_STATUS_SUCCESS)
 		goto err_unlock;
 	struct pt_source markers = {
@@ -83,7 +84,7 @@ IVM_API ivm_status ivm_reserve_logical_range(struct ivm_domain *domain,
 	return IVM_STATUS_SUCCESS;
 
 err_space:
-	domain_give_space(domain, r->base, r->alloc_pages);
+	domain_give_space(domain, r->base, r->alloc_pages, r->alloc_block);
 err_unlock:
 	domain_unlock(domain);
 	ivm_mem_free(r, sizeof(*r), _Alignof(struct ivm_reservation));
@@ -210,7 +211,7 @@ IVM_API ivm_status ivm_free_reserved_logical_range(struct ivm_reservation **rese
 	/* Invariant 1: only markers remain; removing them may retire
 	 * tables.  Nothing was mapped, so there is nothing to invalidate. */
 	pt_remove(&d->pt, r->base, r->pages, false);
-	domain_give_space(d, r->base, r->alloc_pages);
+	domain_give_space(d, r->base, r->alloc_pages, r->alloc_block);
 	if (r->prev)
 		r->prev->next = r->next;
 	else

@@ -125,6 +125,10 @@ struct ivm_domain_config {
 	 * IVM_IOTLB_MAX_SETS, ways 1..16. */
 	uint32_t iotlb_sets;
 	uint32_t iotlb_ways;
+	/* true turns the per-CPU magazine IOVA cache off: every allocation
+	 * goes to the locked range allocator (the classic design; useful as a
+	 * baseline).  Default false: the cache is on. */
+	bool disable_iova_cache;
 };
 
 /*
@@ -235,7 +239,16 @@ struct ivm_domain_stats {
 	uint64_t pt_empty_tables;   /* of those, empty ones kept for reuse
 	                               (ivm_domain_trim gives them back) */
 	uint64_t iova_used_pages;   /* logical pages the allocator has handed
-	                               out or set aside (rounding included) */
+	                               out or set aside (rounding included,
+	                               cached blocks included) */
+	uint64_t iova_cached_pages; /* of those, free blocks held by the
+	                               magazine cache and its depot */
+	uint64_t iova_cache_hits;   /* allocations served by a magazine */
+	uint64_t iova_cache_misses; /* cacheable allocations that went to the
+	                               depot or the range allocator */
+	uint64_t iova_depot_magazines; /* full magazines in the depot now */
+	uint64_t iova_reclaimed;    /* cached blocks given back to the range
+	                               allocator by reclaim or drains */
 	uint64_t reservations;      /* live reservations */
 	uint64_t faults;            /* faulting device accesses so far */
 	uint64_t iotlb_hits;        /* model IOTLB lookups that hit */

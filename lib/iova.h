@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iova.h - the IOVA allocator of a domain: the per-CPU magazine cache in
+ * front of the range allocator (range_alloc.h) and the lock that guards
+ * the latter.
+ *
+ * Units are pages (la >> 12).  Every call is thread-safe: callers hold no
+ * domain lock.
+ *
+ * Two kinds of space:
+ *  - blocks: 2^order pages aligned to their size, from iova_alloc, given
+ *    back with iova_free (from any thread, on any CPU).  Small orders are
+ *    cached per CPU when the request is unconstrained.
+ *  - exact ranges: iova_claim (explicit addresses, identity maps, reserved
+ *    regions), given back with iova_release, which also accepts the union
+ *    of several adjacent whole claims and blocks.
+ */
+#ifndef IVM_IOVA_H
+#define IVM_IOVA_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "iovamap/status.h"
+#include "range_alloc.h"
+
+struct iova_cache; /* private to iova.c */
+
+struct ivm_iova {
+	uint64_t total_pages;            /* set at init */
+	pthread_mutex_t lock;            /* guards ra (and the depot) */
+	struct range_alloc ra;           /* lock */
+	struct iova_cache *cache;        /* NULL when the cache is off */
+	_Atomic uint64_t used_pages;     /* mirror of ra.used_pages */
+};
+
+struct iova_stats {
+	uint64_t used_pages;      /* taken from the range allocator,
+	                             cached blocks included */
+	uint64_t cached_pages;    /* of those, sitting in magazines/depot */
+	uint64_t hits;            /* iova_alloc served by a magazine */
+	uint64_t misses;          /* cacheable iova_alloc that went deeper */
+	uint64_t depot_magazines; /* full magazines in the depot now */
+	uint64_t reclaimed;       /* blocks the cache gave back to the range
+	                             allocator (reclaim and drains) */
+};
+
+/* width 13..63; cache false turns the magazine layer off (the classic
+ * locked allocator, kept as a baseline).  SUCCESS or
+ * INSUFFICIENT_RESOURCES. */
+ivm_status iova_init(struct ivm_iova *io, unsigned width, bool cache);
+void iova_fini(struct ivm_iova *io);
+
+/*
+ * iova_alloc - a block of 2^order pages inside [min_page, max_page].
+ * Returns SUCCESS, INVALID_PARAMETER_MIX (never satisfiable) or
+ * INSUFFICIENT_RESOURCES (full, after draining every cache once).
+ */
+ivm_status iova_alloc(struct ivm_iova *io, unsigned order, uint64_t min_page,
+		      uint64_t max_page, uint64_t *page_out);
+
+/* Give back a block from iova_alloc.  Never fails. */
+void iova_free(struct ivm_iova *io, uint64_t page, unsigned order);
+
+/* Take / give back an exact range (see range_alloc_claim / _free). */
+ivm_status iova_claim(struct ivm_iova *io, uint64_t page, uint64_t pages);
+void iova_release(struct ivm_iova *io, uint64_t page, uint64_t pages);
+
+/* Return every cached block and spare memory to the range allocator. */
+void iova_trim(struct ivm_iova *io);
+
+void iova_get_stats(struct ivm_iova *io, struct iova_stats *out);
+
+#endif /* IVM_IOVA_H */
