@@ -27,16 +27,18 @@
  *     before it queues its invalidation, a walk either precedes the sync
  *     (its entry is then invalidated) or follows the clear (it finds
  *     nothing).  No stale entry survives a sync.
- *  3. The pending-invalidation queue is written by add_range and drained
- *     by sync, both called by the domain's writers, which the domain
- *     serialises; add_range therefore takes no lock and never blocks.
+ *  3. The pending-invalidation queue is guarded by pending_lock, held by
+ *     add_range for a few stores (it never sleeps while holding it, so
+ *     add_range does not block in the sense of backend.h).  sync takes
+ *     iotlb_lock first and drains the queue while holding it, so a sync
+ *     that starts after an add_range returned cannot return before that
+ *     range is invalidated, even if another thread's sync drained it.
  *  4. A DMA translates every page before it moves any byte, all under
  *     iotlb_lock, so a faulting access moves nothing.
  *
  * Concurrency:
  *   ivm_swdev_dma_*   | with each other, with every backend op
- *   add_range / sync / flush_all | with DMAs; not with each other
- *                       (the domain's writer lock orders them)
+ *   add_range / sync / flush_all | with each other and with DMAs
  */
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +74,8 @@ struct ivm_backend {
 	struct iotlb_entry *entries; /* sets * ways; iotlb_lock */
 	uint32_t clock;              /* iotlb_lock */
 
-	/* Invariant 3: the domain's writers only. */
+	/* Invariant 3: pending_lock. */
+	pthread_mutex_t pending_lock;
 	struct pending_range pending[PENDING_MAX];
 	unsigned pending_count;
 	bool pending_overflow;
@@ -113,9 +116,13 @@ static ivm_status sw_create(struct ivm_domain *domain,
 		goto err_be;
 	if (pthread_mutex_init(&be->iotlb_lock, NULL) != 0)
 		goto err_entries;
+	if (pthread_mutex_init(&be->pending_lock, NULL) != 0)
+		goto err_iotlb_lock;
 	*out = be;
 	return IVM_STATUS_SUCCESS;
 
+err_iotlb_lock:
+	pthread_mutex_destroy(&be->iotlb_lock);
 err_entries:
 	ivm_mem_free(be->entries, bytes, _Alignof(struct iotlb_entry));
 err_be:
@@ -126,9 +133,22 @@ err_be:
 static void sw_destroy(struct ivm_backend *be)
 {
 	size_t bytes = (size_t)be->sets * be->ways * sizeof(struct iotlb_entry);
+	pthread_mutex_destroy(&be->pending_lock);
 	pthread_mutex_destroy(&be->iotlb_lock);
 	ivm_mem_free(be->entries, bytes, _Alignof(struct iotlb_entry));
 	ivm_mem_free(be, sizeof(*be), _Alignof(struct ivm_backend));
+}
+
+static void lock_or_die(pthread_mutex_t *m)
+{
+	if (pthread_mutex_lock(m) != 0)
+		ivm_die("pthread_mutex_lock failed");
+}
+
+static void unlock_or_die(pthread_mutex_t *m)
+{
+	if (pthread_mutex_unlock(m) != 0)
+		ivm_die("pthread_mutex_unlock failed");
 }
 
 /* The model walks the shared page table: nothing to program on map. */
@@ -145,13 +165,15 @@ static void sw_unmap(struct ivm_backend *be, ivm_la la, uint64_t pages)
 static void sw_add_range(struct ivm_backend *be, ivm_la la, uint64_t pages,
 			 bool last_level)
 {
+	lock_or_die(&be->pending_lock);
 	if (be->pending_count == PENDING_MAX) {
 		be->pending_overflow = true;
-		return;
+	} else {
+		be->pending[be->pending_count].la = la;
+		be->pending[be->pending_count].pages = pages;
+		be->pending_count++;
 	}
-	be->pending[be->pending_count].la = la;
-	be->pending[be->pending_count].pages = pages;
-	be->pending_count++;
+	unlock_or_die(&be->pending_lock);
 }
 
 static struct iotlb_entry *iotlb_set(struct ivm_backend *be, uint64_t page)
@@ -203,20 +225,28 @@ static uint64_t iotlb_invalidate_all(struct ivm_backend *be)
 
 static void sw_sync(struct ivm_backend *be)
 {
+	struct pending_range work[PENDING_MAX];
+	unsigned count;
+	bool overflow;
 	uint64_t n = 0;
 
+	/* Invariant 3: drain the queue under iotlb_lock. */
 	iotlb_lock(be);
-	if (be->pending_overflow) {
-		n = iotlb_invalidate_all(be);
-	} else {
-		for (unsigned i = 0; i < be->pending_count; i++)
-			n += iotlb_invalidate_range(
-				be, be->pending[i].la >> IVM_PAGE_SHIFT,
-				be->pending[i].pages);
-	}
-	iotlb_unlock(be);
+	lock_or_die(&be->pending_lock);
+	count = be->pending_count;
+	overflow = be->pending_overflow;
+	memcpy(work, be->pending, count * sizeof(work[0]));
 	be->pending_count = 0;
 	be->pending_overflow = false;
+	unlock_or_die(&be->pending_lock);
+	if (overflow) {
+		n = iotlb_invalidate_all(be);
+	} else {
+		for (unsigned i = 0; i < count; i++)
+			n += iotlb_invalidate_range(
+				be, work[i].la >> IVM_PAGE_SHIFT, work[i].pages);
+	}
+	iotlb_unlock(be);
 	ivm_counter_add(&be->invalidations, n);
 	ivm_counter_add(&be->syncs, 1);
 }
@@ -224,10 +254,12 @@ static void sw_sync(struct ivm_backend *be)
 static void sw_flush_all(struct ivm_backend *be)
 {
 	iotlb_lock(be);
+	lock_or_die(&be->pending_lock);
+	be->pending_count = 0; /* all of it goes below */
+	be->pending_overflow = false;
+	unlock_or_die(&be->pending_lock);
 	uint64_t n = iotlb_invalidate_all(be);
 	iotlb_unlock(be);
-	be->pending_count = 0;
-	be->pending_overflow = false;
 	ivm_counter_add(&be->invalidations, n);
 	ivm_counter_add(&be->flush_alls, 1);
 	ivm_counter_add(&be->syncs, 1);

@@ -316,7 +316,6 @@ IVM_API void ivm_domain_destroy(struct ivm_domain **domain)
 			"call ivm_swdev_destroy first", devices);
 
 	ivm_rcu_ensure_registered();
-	domain_lock(d);
 	while (d->reservations) {
 		struct ivm_reservation *r = d->reservations;
 		d->reservations = r->next;
@@ -325,7 +324,6 @@ IVM_API void ivm_domain_destroy(struct ivm_domain **domain)
 	/* Invariant 3: no device may use a translation of this domain once
 	 * its memory goes. */
 	d->be_ops->flush_all(d->be);
-	domain_unlock(d);
 
 	ivm_rcu_synchronize();
 	d->be_ops->destroy(d->be);
@@ -392,11 +390,9 @@ IVM_API ivm_status ivm_domain_trim(struct ivm_domain *domain)
 	if (!domain)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	ivm_rcu_ensure_registered();
-	domain_lock(domain);
 	pt_reclaim(&domain->pt);
 	if (domain->has_allocator)
 		iova_trim(&domain->iova);
-	domain_unlock(domain);
 	return IVM_STATUS_SUCCESS;
 }
 
@@ -404,9 +400,7 @@ IVM_API ivm_status ivm_flush_domain(struct ivm_domain *domain)
 {
 	if (!domain)
 		return IVM_STATUS_INVALID_PARAMETER_1;
-	domain_lock(domain);
 	domain->be_ops->flush_all(domain->be);
-	domain_unlock(domain);
 	return IVM_STATUS_SUCCESS;
 }
 
@@ -423,11 +417,9 @@ IVM_API ivm_status ivm_flush_domain_by_va_list(struct ivm_domain *domain,
 	for (size_t i = 0; i < count; i++)
 		if (list[i] >> domain->width)
 			return IVM_STATUS_INVALID_PARAMETER_4;
-	domain_lock(domain);
 	for (size_t i = 0; i < count; i++)
 		domain->be_ops->add_range(domain->be, list[i] & ~IVM_PAGE_MASK,
 					  1, last_level);
 	domain->be_ops->sync(domain->be);
-	domain_unlock(domain);
 	return IVM_STATUS_SUCCESS;
 }

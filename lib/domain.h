@@ -24,8 +24,8 @@ struct ivm_reservation {
 	uint64_t alloc_pages;            /* pages taken from the allocator
 	                                    (rounding included); 0 without */
 	bool alloc_block;                /* alloc_pages is an iova_alloc block */
-	uint64_t mappings;               /* live maps inside; writer lock */
-	struct ivm_reservation *prev;    /* domain's list; writer lock */
+	_Atomic uint64_t mappings;       /* live maps inside */
+	struct ivm_reservation *prev;    /* domain's list; domain lock */
 	struct ivm_reservation *next;
 };
 
@@ -38,12 +38,13 @@ struct ivm_domain {
 	const struct ivm_backend_ops *be_ops;
 	struct ivm_backend *be;
 
-	/* Writers (map, unmap, reserve, identity, flush) hold this. */
+	/* Guards the reservation list and the fault handler only; the data
+	 * path (map, unmap, translate) takes no domain lock. */
 	pthread_mutex_t lock;
 	struct ivm_iova iova;            /* thread-safe on its own */
-	struct ivm_reservation *reservations; /* writer lock */
-	ivm_fault_handler_fn fault_fn;   /* writer lock */
-	void *fault_ctx;                 /* writer lock */
+	struct ivm_reservation *reservations; /* lock */
+	ivm_fault_handler_fn fault_fn;   /* lock */
+	void *fault_ctx;                 /* lock */
 
 	/* Read by any thread without the lock (see pagetable.h). */
 	struct pagetable pt;
@@ -124,10 +125,10 @@ void domain_give_space(struct ivm_domain *d, ivm_la la, uint64_t alloc_pages,
 		       bool block);
 
 
-/* Lock / unlock the writer lock (ivm_die on an OS failure). */
+/* Lock / unlock the domain lock (ivm_die on an OS failure). */
 void domain_lock(struct ivm_domain *d);
 void domain_unlock(struct ivm_domain *d);
 
 /* Queue the invalidation of a removed range and sync the backend (strict
- * invalidation).  Writer lock held. */
+ * invalidation).  Thread-safe (the backend serialises itself). */
 void domain_invalidate(struct ivm_domain *d, ivm_la la, uint64_t pages);

@@ -9,6 +9,21 @@
  * arithmetic and exact undo of partial failures; VFIO type1v2 for refusing
  * unmaps that cut through a mapping.
  *
+ * Concurrency: no lock.  Maps take their space from the thread-safe IOVA
+ * allocator (which also settles overlapping explicit maps on allocator
+ * domains) and install leaves by CAS from empty (which settles them on
+ * domains without an allocator: of two overlapping maps exactly one
+ * wins, the other gets IN_USE and removes what it had installed).
+ * Unmaps first own their mappings (pt_claim_whole: one CAS on each
+ * mapping's first leaf), so of two unmaps of one mapping exactly one
+ * succeeds and the other gets INVALID_PARAMETER.
+ *
+ *   call                | may run concurrently with
+ *   --------------------+--------------------------------------------
+ *   map / identity map  | everything but destroy
+ *   unmap               | everything but destroy
+ *   ivm_translate       | everything but destroy (wait-free)
+ *
  * Invariants:
  *  1. Arguments are validated here, at the boundary, before any state is
  *     touched, in argument order; the lower layers assume valid input.
@@ -63,7 +78,7 @@ static uint64_t space_of_run(const struct ivm_domain *d, uint64_t pages,
 
 /*
  * Install a mapping at la whose space is already taken, and tell the
- * backend.  Writer lock held.  On failure nothing of it remains.
+ * backend.  On failure nothing of it remains.
  */
 static ivm_status install_mapping(struct ivm_domain *d, ivm_la la,
 				  uint64_t pages, struct pt_source *src,
@@ -85,7 +100,7 @@ static ivm_status install_mapping(struct ivm_domain *d, ivm_la la,
 	return IVM_STATUS_SUCCESS;
 }
 
-/* Remove a validated run of whole mappings; writer lock held. */
+/* Remove a claimed run of whole mappings (pt_claim_whole). */
 static void remove_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
 			    const struct unmap_walk *w)
 {
@@ -134,7 +149,6 @@ IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
 	src.flags = pt_perm_bits(permissions) |
 		    KIND_FLAGS(explicit_la ? PT_KIND_EXPLICIT : PT_KIND_ALLOCATED);
 
-	domain_lock(domain);
 	ivm_la la;
 	uint64_t alloc_pages;
 	ivm_status status = domain_take_space(domain, &req, &la, &alloc_pages);
@@ -144,7 +158,6 @@ IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
 		if (status != IVM_STATUS_SUCCESS)
 			domain_give_space(domain, la, alloc_pages, !req.is_explicit);
 	}
-	domain_unlock(domain);
 
 	if (status == IVM_STATUS_SUCCESS)
 		*la_out = la;
@@ -165,13 +178,9 @@ IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
 		return IVM_STATUS_INVALID_PARAMETER_3;
 
 	ivm_rcu_ensure_registered();
-	domain_lock(domain);
-	if (!pt_check_whole(&domain->pt, la, pages, kinds, note_mapping, &walk)) {
-		domain_unlock(domain);
+	if (!pt_claim_whole(&domain->pt, la, pages, kinds, note_mapping, &walk))
 		return IVM_STATUS_INVALID_PARAMETER;
-	}
 	remove_mappings(domain, la, pages, &walk);
-	domain_unlock(domain);
 	return IVM_STATUS_SUCCESS;
 }
 
@@ -216,7 +225,6 @@ IVM_API ivm_status ivm_map_identity_range_ex(struct ivm_domain *domain,
 
 	struct space_request req;
 	(void)domain_check_window(domain, pages, &la, NULL, NULL, &req);
-	domain_lock(domain);
 	uint64_t alloc_pages;
 	ivm_la taken;
 	status = domain_take_space(domain, &req, &taken, &alloc_pages);
@@ -226,7 +234,6 @@ IVM_API ivm_status ivm_map_identity_range_ex(struct ivm_domain *domain,
 		if (status != IVM_STATUS_SUCCESS)
 			domain_give_space(domain, la, alloc_pages, false);
 	}
-	domain_unlock(domain);
 	return status;
 }
 
@@ -248,14 +255,10 @@ IVM_API ivm_status ivm_unmap_identity_range_ex(struct ivm_domain *domain,
 		return IVM_STATUS_SUCCESS;
 
 	ivm_rcu_ensure_registered();
-	domain_lock(domain);
-	if (!pt_check_whole(&domain->pt, src.base, pages,
-			    1u << PT_KIND_IDENTITY, note_mapping, &walk)) {
-		domain_unlock(domain);
+	if (!pt_claim_whole(&domain->pt, src.base, pages,
+			    1u << PT_KIND_IDENTITY, note_mapping, &walk))
 		return IVM_STATUS_INVALID_PARAMETER;
-	}
 	remove_mappings(domain, src.base, pages, &walk);
-	domain_unlock(domain);
 	return IVM_STATUS_SUCCESS;
 }
 
@@ -276,7 +279,6 @@ IVM_API ivm_status ivm_translate(struct ivm_domain *domain, ivm_la la,
 		if (ivm_unlikely(la >> domain->width))
 			return IVM_STATUS_INVALID_PARAMETER_2;
 		unsigned level = 0;
-		ivm_rcu_ensure_registered();
 		ivm_rcu_read_lock();
 		uint64_t e = pt_lookup(&domain->pt, la, &level);
 		ivm_rcu_read_unlock();

@@ -54,7 +54,9 @@
  *   pt_lookup        | with everything
  *   pt_install       | with pt_install / pt_remove of disjoint ranges
  *   pt_remove        | with pt_install / pt_remove of disjoint ranges
- *   pt_check_whole   | with operations on disjoint ranges
+ *   pt_check_whole   | with everything (it only reads)
+ *   pt_claim_whole   | with everything; of two claims of one mapping
+ *                    | exactly one wins (a CAS on its first leaf)
  *   pt_reclaim       | with everything (the unlink CAS settles races)
  * (Overlapping installs resolve to exactly one winner: each leaf is taken
  * by a CAS from empty.  The domain still serialises writers in this
@@ -111,6 +113,7 @@ static void table_free_unseen(struct pagetable *pt, struct pt_table *t)
 /* Invariant 4: aligned(16) keeps bit 0 of the function pointer clear. */
 __attribute__((aligned(16))) static void table_free_rcu(struct rcu_head *head)
 {
+	ivm_rcu_callback_enter(head);
 	ivm_mem_free(head, sizeof(struct pt_table), IVM_PAGE_SIZE);
 }
 
@@ -456,8 +459,12 @@ bool pt_check_whole(const struct pagetable *pt, ivm_la la, uint64_t pages,
 	ivm_la cur = la, start = la;
 	bool in_mapping = false;
 	enum pt_kind kind = PT_KIND_ALLOCATED;
+	bool whole = true;
 
-	while (cur != end) {
+	/* The range may hold no leaf of ours: walk inside a read-side
+	 * section so that tables reclaimed meanwhile stay readable. */
+	ivm_rcu_read_lock();
+	while (cur != end && whole) {
 		struct pt_path path;
 		unsigned level;
 		find_slot(pt, cur, &level, &path);
@@ -470,20 +477,24 @@ bool pt_check_whole(const struct pagetable *pt, ivm_la la, uint64_t pages,
 				(_Atomic uint64_t *)&t->entry[i]);
 			if ((e & PT_PRESENT) && (e & PT_TABLE))
 				break;
-			if (!(e & PT_PRESENT))
-				return false;
-			if ((cur & (size - 1)) != 0 || end - cur < size)
-				return false; /* a large leaf sticks out */
-			if (!((1u << pt_leaf_kind(e)) & kind_mask))
-				return false;
+			if (!(e & PT_PRESENT) ||
+			    (cur & (size - 1)) != 0 || end - cur < size ||
+			    !((1u << pt_leaf_kind(e)) & kind_mask)) {
+				whole = false; /* hole, large leaf sticking out,
+						  or another family */
+				break;
+			}
 			if (!in_mapping) {
-				if (!(e & PT_FIRST))
-					return false;
+				if (!(e & PT_FIRST)) {
+					whole = false;
+					break;
+				}
 				in_mapping = true;
 				start = cur;
 				kind = pt_leaf_kind(e);
 			} else if ((e & PT_FIRST) || pt_leaf_kind(e) != kind) {
-				return false; /* malformed: never happens */
+				whole = false; /* malformed: never happens */
+				break;
 			}
 			cur += size;
 			i++;
@@ -495,14 +506,17 @@ bool pt_check_whole(const struct pagetable *pt, ivm_la la, uint64_t pages,
 			}
 		}
 	}
-	return !in_mapping;
+	ivm_rcu_read_unlock();
+	return whole && !in_mapping;
 }
 
 bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages)
 {
 	ivm_la end = la + (pages << IVM_PAGE_SHIFT);
 	ivm_la cur = la;
+	bool empty = true;
 
+	ivm_rcu_read_lock(); /* as in pt_check_whole */
 	while (cur != end) {
 		struct pt_path path;
 		unsigned level;
@@ -510,15 +524,111 @@ bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages)
 		uint64_t e = ivm_load_acquire(slot);
 		uint64_t size = pt_level_size(level);
 
-		if (e != 0)
-			return false;
+		if (e != 0) {
+			empty = false;
+			break;
+		}
 		/* An empty slot at this level covers its whole block. */
 		ivm_la next = (cur | (size - 1)) + 1;
 		if (next == 0 || end - cur <= next - cur)
 			break;
 		cur = next;
 	}
-	return true;
+	ivm_rcu_read_unlock();
+	return empty;
+}
+
+/* Clear PT_DYING on every first leaf in [la, until): the claims a failed
+ * pt_claim_whole made (every mapping start before `until` is its own). */
+static void unclaim(const struct pagetable *pt, ivm_la la, ivm_la until)
+{
+	ivm_la cur = la;
+
+	while (cur < until) {
+		struct pt_path path;
+		unsigned level;
+		find_slot(pt, cur, &level, &path);
+		struct pt_table *t = path.table[level];
+		uint64_t size = pt_level_size(level);
+
+		for (unsigned i = pt_index(cur, level);
+		     i < PT_ENTRIES && cur < until; i++, cur += size) {
+			uint64_t e = ivm_load_relaxed(&t->entry[i]);
+			if ((e & PT_PRESENT) && (e & PT_TABLE))
+				break;
+			/* Release: pairs with A4 of an unmapper that claims
+			 * the mapping next. */
+			if ((e & PT_PRESENT) && (e & PT_FIRST) && (e & PT_DYING))
+				ivm_store_release(&t->entry[i], e & ~PT_DYING);
+		}
+	}
+}
+
+bool pt_claim_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
+		    unsigned kind_mask,
+		    void (*visit)(void *ctx, ivm_la la, uint64_t pages,
+				  enum pt_kind kind),
+		    void *ctx)
+{
+	ivm_la end = la + (pages << IVM_PAGE_SHIFT);
+	ivm_la cur = la, start = la;
+	bool in_mapping = false, whole = true;
+	enum pt_kind kind = PT_KIND_ALLOCATED;
+
+	ivm_rcu_read_lock(); /* as in pt_check_whole */
+	while (cur != end && whole) {
+		struct pt_path path;
+		unsigned level;
+		find_slot(pt, cur, &level, &path);
+		struct pt_table *t = path.table[level];
+		uint64_t size = pt_level_size(level);
+		unsigned i = pt_index(cur, level);
+
+		while (i < PT_ENTRIES && cur != end) {
+			/* A4: pairs with R1 (the leaf's publication) and the
+			 * release of an unclaim. */
+			uint64_t e = ivm_load_acquire(&t->entry[i]);
+			if ((e & PT_PRESENT) && (e & PT_TABLE))
+				break;
+			if (!(e & PT_PRESENT) ||
+			    (cur & (size - 1)) != 0 || end - cur < size ||
+			    !((1u << pt_leaf_kind(e)) & kind_mask)) {
+				whole = false;
+				break;
+			}
+			if (!in_mapping) {
+				/* Own the mapping before trusting its shape:
+				 * one CAS on its first leaf.  Losing means
+				 * another unmap owns it (or it changed). */
+				if (!(e & PT_FIRST) || (e & PT_DYING) ||
+				    !ivm_cas_acq_rel(&t->entry[i], &e,
+						     e | PT_DYING)) {
+					whole = false;
+					break;
+				}
+				in_mapping = true;
+				start = cur;
+				kind = pt_leaf_kind(e);
+			} else if ((e & PT_FIRST) || pt_leaf_kind(e) != kind) {
+				whole = false;
+				break;
+			}
+			cur += size;
+			i++;
+			if (e & PT_LAST) {
+				in_mapping = false;
+				if (visit)
+					visit(ctx, start,
+					      (cur - start) >> IVM_PAGE_SHIFT, kind);
+			}
+		}
+	}
+	if (in_mapping)
+		whole = false; /* the last mapping runs past the range */
+	if (!whole)
+		unclaim(pt, la, in_mapping ? start + 1 : cur);
+	ivm_rcu_read_unlock();
+	return whole;
 }
 
 /*
@@ -559,5 +669,9 @@ uint64_t pt_reclaim(struct pagetable *pt)
 {
 	if (pt->levels < 2)
 		return 0;
-	return reclaim_below(pt, pt->root, NULL, pt->levels - 1);
+	/* Another sweep may unlink a table this one is walking. */
+	ivm_rcu_read_lock();
+	uint64_t retired = reclaim_below(pt, pt->root, NULL, pt->levels - 1);
+	ivm_rcu_read_unlock();
+	return retired;
 }

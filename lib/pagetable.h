@@ -11,8 +11,8 @@
  *
  * Entry format (64 bits; 0 means empty):
  *   table entry:  [63:12] next table address | [11:2] count | TABLE | PRESENT
- *   leaf entry:   [63:12] physical frame | KIND[8:6] | LAST | FIRST |
- *                 WRITE | READ | PRESENT
+ *   leaf entry:   [63:12] physical frame | DYING[10] | KIND[8:6] | LAST |
+ *                 FIRST | WRITE | READ | PRESENT
  *   marker:       PT_MARKER (not present): a slot set aside by a
  *                 reservation; translates as unmapped, refuses plain maps.
  *
@@ -50,6 +50,8 @@
 #define PT_COUNT_MAX 0x3ffull
 /* Not present, not a table, non-zero: a reserved, unmapped slot. */
 #define PT_MARKER    (1ull << 9)
+/* On a mapping's first leaf: an unmap owns the mapping (pt_claim_whole). */
+#define PT_DYING     (1ull << 10)
 
 /* Which family of calls made a leaf (and may remove it). */
 enum pt_kind {
@@ -195,9 +197,29 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages,
  * present.  For each mapping found, calls visit(ctx, first_la, pages,
  * kind) if visit is non-NULL.  Nothing is changed.
  *
- * Context: writers of this range are excluded by the caller.
+ * Context: a registered RCU thread outside a read-side section; the
+ * answer may be stale by the time it returns if others write the range.
  */
 bool pt_check_whole(const struct pagetable *pt, ivm_la la, uint64_t pages,
+		    unsigned kind_mask,
+		    void (*visit)(void *ctx, ivm_la la, uint64_t pages,
+				  enum pt_kind kind),
+		    void *ctx);
+
+/*
+ * pt_claim_whole - like pt_check_whole, and take ownership of every
+ * mapping in the range: PT_DYING is set on each mapping's first leaf by a
+ * CAS, in address order, before the rest of that mapping is trusted.  Of
+ * several concurrent claims on one mapping exactly one succeeds.  On
+ * failure every claim this call made is undone and false is returned.
+ * visit may have been called for mappings of a run that then fails; use
+ * what it collected only on success.  On success the caller must
+ * pt_remove the range (only the owner may).
+ *
+ * Context: a registered RCU thread outside a read-side section.
+ * Blocking: never.  Ordering: the claim CAS is acquire-release (A4).
+ */
+bool pt_claim_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
 		    unsigned kind_mask,
 		    void (*visit)(void *ctx, ivm_la la, uint64_t pages,
 				  enum pt_kind kind),

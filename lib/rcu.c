@@ -13,6 +13,7 @@
 #include "rcu.h"
 
 __thread bool ivm_rcu_registered;
+char ivm_rcu_gp_token;
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
@@ -53,11 +54,15 @@ void ivm_rcu_synchronize(void)
 #else
 	ivm_urcu(synchronize_rcu)();
 #endif
+	ivm_tsan_acquire(&ivm_rcu_gp_token);
 }
 
 void ivm_rcu_call(struct rcu_head *head, void (*func)(struct rcu_head *))
 {
 	ivm_rcu_ensure_registered();
+	/* TSan: the caller's writes to the object happen before the
+	 * callback (liburcu's queue is invisible to TSan). */
+	ivm_tsan_release(head);
 	ivm_urcu(call_rcu)(head, func);
 }
 

@@ -58,12 +58,11 @@ IVM_API ivm_status ivm_reserve_logical_range(struct ivm_domain *domain,
 	if (!r)
 		return IVM_STATUS_INSUFFICIENT_RESOURCES;
 
-	domain_lock(domain);
 	ivm_status status = domain_take_space(domain, &req, &r->base,
 					      &r->alloc_pages);
 	r->alloc_block = !req.is_explicit;
 	if (status != IVM_STATUS_SUCCESS)
-		goto err_unlock;
+		goto err_free;
 	struct pt_source markers = {
 		.base = r->base,
 		.marker = true,
@@ -74,6 +73,7 @@ IVM_API ivm_status ivm_reserve_logical_range(struct ivm_domain *domain,
 		goto err_space;
 	r->domain = domain;
 	r->pages = pages;
+	domain_lock(domain); /* the list only */
 	r->next = domain->reservations;
 	if (r->next)
 		r->next->prev = r;
@@ -85,8 +85,7 @@ IVM_API ivm_status ivm_reserve_logical_range(struct ivm_domain *domain,
 
 err_space:
 	domain_give_space(domain, r->base, r->alloc_pages, r->alloc_block);
-err_unlock:
-	domain_unlock(domain);
+err_free:
 	ivm_mem_free(r, sizeof(*r), _Alignof(struct ivm_reservation));
 	return status;
 }
@@ -133,7 +132,6 @@ IVM_API ivm_status ivm_map_reserved_logical_range(struct ivm_reservation *reserv
 	src.allow_large = false;
 
 	ivm_rcu_ensure_registered();
-	domain_lock(d);
 	ivm_status status = pt_install(&d->pt, la, pages, &src, true);
 	if (status == IVM_STATUS_SUCCESS) {
 		status = d->be_ops->map(d->be, la, pages, phys, permissions);
@@ -144,11 +142,10 @@ IVM_API ivm_status ivm_map_reserved_logical_range(struct ivm_reservation *reserv
 		}
 	}
 	if (status == IVM_STATUS_SUCCESS) {
-		r->mappings++;
+		ivm_counter_add(&r->mappings, 1);
 		ivm_counter_add(&d->mappings, 1);
 		ivm_counter_add(&d->mapped_pages, pages);
 	}
-	domain_unlock(d);
 	if (status == IVM_STATUS_SUCCESS)
 		*la_out = la;
 	return status;
@@ -179,19 +176,15 @@ IVM_API ivm_status ivm_unmap_reserved_logical_range(struct ivm_reservation *rese
 	uint64_t found = 0;
 
 	ivm_rcu_ensure_registered();
-	domain_lock(d);
-	if (!pt_check_whole(&d->pt, la, pages, 1u << PT_KIND_RESERVED,
-			    count_mapping, &found)) {
-		domain_unlock(d);
+	if (!pt_claim_whole(&d->pt, la, pages, 1u << PT_KIND_RESERVED,
+			    count_mapping, &found))
 		return IVM_STATUS_INVALID_PARAMETER;
-	}
 	pt_remove(&d->pt, la, pages, true);
 	d->be_ops->unmap(d->be, la, pages);
 	domain_invalidate(d, la, pages);
-	r->mappings -= found;
+	ivm_fetch_sub_relaxed(&r->mappings, found);
 	ivm_fetch_sub_relaxed(&d->mappings, found);
 	ivm_fetch_sub_relaxed(&d->mapped_pages, pages);
-	domain_unlock(d);
 	return IVM_STATUS_SUCCESS;
 }
 
@@ -203,15 +196,13 @@ IVM_API ivm_status ivm_free_reserved_logical_range(struct ivm_reservation **rese
 	struct ivm_domain *d = r->domain;
 
 	ivm_rcu_ensure_registered();
-	domain_lock(d);
-	if (r->mappings != 0) {
-		domain_unlock(d);
+	if (ivm_load_relaxed(&r->mappings) != 0)
 		return IVM_STATUS_IN_USE;
-	}
 	/* Invariant 1: only markers remain; removing them may retire
 	 * tables.  Nothing was mapped, so there is nothing to invalidate. */
 	pt_remove(&d->pt, r->base, r->pages, false);
 	domain_give_space(d, r->base, r->alloc_pages, r->alloc_block);
+	domain_lock(d); /* the list only */
 	if (r->prev)
 		r->prev->next = r->next;
 	else

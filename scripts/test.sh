@@ -4,12 +4,14 @@
 #
 # Usage: scripts/test.sh [--quick] [STAGE...]
 #
-#   --quick   developer mode: skip the sanitizer stage(s)
+#   --quick   developer mode: skip the sanitizer and QSBR stages
 #   STAGE     run only these stages (default: all of IVM_STAGES below)
 #
 # Stages (one function each, stage_<name>):
-#   unit   build/       (debugoptimized)   meson test --suite unit
-#   asan   build-asan/  (ASan + UBSan)     meson test --suite unit
+#   unit   build/       (debugoptimized)   meson test --suite unit, stress
+#   asan   build-asan/  (ASan + UBSan)     meson test --suite unit, stress
+#   tsan   build-tsan/  (ThreadSanitizer)  meson test --suite unit, stress
+#   qsbr   build-qsbr/  (rcu=qsbr)         meson test --suite unit, stress
 #
 # Adding a stage: write stage_<name> (a ivm_setup/ivm_build/run_suite
 # sequence, see below), add its name to IVM_STAGES, and to
@@ -27,8 +29,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$IVM_ROOT"
 
-IVM_STAGES=(unit asan)
-IVM_SANITIZER_STAGES=(asan)
+IVM_STAGES=(unit asan tsan qsbr)
+IVM_SANITIZER_STAGES=(asan tsan qsbr)
 
 total_passed=0
 total_failed=0
@@ -111,15 +113,35 @@ build_stage() {
 stage_unit() {
 	build_stage unit build || return 0
 	run_suite unit build unit
+	run_suite unit build stress
 }
 
 stage_asan() {
 	build_stage asan build-asan \
 		-Db_sanitize=address,undefined -Db_lundef=false \
 		-Djemalloc=disabled -Dbench=disabled || return 0
-	run_suite asan build-asan unit \
-		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	local env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
+	run_suite asan build-asan unit "${env[@]}"
+	run_suite asan build-asan stress "${env[@]}"
+}
+
+# ThreadSanitizer: liburcu's grace periods are annotated in lib/rcu.h;
+# tests/tsan.supp holds the (minimal) suppressions for liburcu itself.
+stage_tsan() {
+	build_stage tsan build-tsan \
+		-Db_sanitize=thread -Db_lundef=false \
+		-Djemalloc=disabled -Dbench=disabled || return 0
+	local env=("TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$IVM_ROOT/tests/tsan.supp")
+	run_suite tsan build-tsan unit "${env[@]}"
+	run_suite tsan build-tsan stress "${env[@]}"
+}
+
+# The QSBR flavour of RCU (meson option rcu=qsbr) builds and passes too.
+stage_qsbr() {
+	build_stage qsbr build-qsbr -Drcu=qsbr -Dbench=disabled || return 0
+	run_suite qsbr build-qsbr unit
+	run_suite qsbr build-qsbr stress
 }
 
 # --- main -----------------------------------------------------------------
