@@ -49,8 +49,8 @@ struct ivm_domain {
 	/* Read by any thread without the lock (see pagetable.h). */
 	struct pagetable pt;
 
-	/* Counters: written under the writer lock or by device threads,
-	 * read relaxed by ivm_domain_get_stats. */
+	/* Counters: relaxed atomic adds by any thread, read relaxed by
+	 * ivm_domain_get_stats. */
 	_Atomic uint64_t mappings;
 	_Atomic uint64_t mapped_pages;
 	_Atomic uint64_t reservation_count;

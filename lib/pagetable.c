@@ -59,8 +59,8 @@
  *                    | exactly one wins (a CAS on its first leaf)
  *   pt_reclaim       | with everything (the unlink CAS settles races)
  * (Overlapping installs resolve to exactly one winner: each leaf is taken
- * by a CAS from empty.  The domain still serialises writers in this
- * release; the protocol above does not rely on it.)
+ * by a CAS from empty, in address order, so the holder of the lowest
+ * contested page wins and the other removes what it installed.)
  */
 #include "pagetable.h"
 

@@ -6,7 +6,7 @@
  * Units are pages (page frame numbers of the logical space, la >> 12).
  *
  * Not thread-safe: the caller serialises every call on one allocator (the
- * domain's writer lock today; the depot lock once magazines sit in front).
+ * lock in struct ivm_iova, iova.h).
  *
  * Memory: free blocks and allocated blocks are each tracked in a node
  * allocated through ivm_mem_*.  Only range_alloc_init, range_alloc_alloc

@@ -16,9 +16,12 @@
  *   ivm_domain_set_fault_handler | everything except destroy
  *   ivm_domain_get_stats      | everything except destroy
  *   ivm_domain_trim           | everything except destroy
- *   map / unmap / reserve /   | each other and translate; this release
- *   identity / flush calls    | serialises writers of one domain on a
- *                             | per-domain lock, readers never wait
+ *   map / unmap / reserve /   | each other and translate, on the same or
+ *   identity / flush calls    | different ranges: no domain-wide lock.
+ *                             | Overlapping maps: exactly one wins, the
+ *                             | others get IN_USE; two unmaps of one
+ *                             | mapping: one wins, the other gets
+ *                             | INVALID_PARAMETER
  *   ivm_translate             | everything except destroy; wait-free
  */
 #ifndef IOVAMAP_DOMAIN_H
@@ -222,7 +225,8 @@ typedef void (*ivm_fault_handler_fn)(void *context,
  * Returns IVM_STATUS_SUCCESS, or IVM_STATUS_INVALID_PARAMETER_1 when
  * domain is NULL.
  *
- * Context: any thread.  Blocking: briefly (the domain's writer lock).
+ * Context: any thread.  Blocking: briefly (a small per-domain lock that
+ * guards the handler and the reservation list only).
  * Ordering: a fault detected after the call returns sees the new handler.
  */
 IVM_API ivm_status ivm_domain_set_fault_handler(struct ivm_domain *domain,
@@ -279,7 +283,7 @@ IVM_API ivm_status ivm_domain_get_stats(const struct ivm_domain *domain,
  * NULL).
  *
  * Context: any thread, not inside an iovamap RCU read-side section.
- * Blocking: takes the domain's writer lock; reads every table once; the
+ * Blocking: reads every table once (concurrent maps and unmaps go on); the
  * memory itself is freed after an RCU grace period.  Ordering: none.
  */
 IVM_API ivm_status ivm_domain_trim(struct ivm_domain *domain);

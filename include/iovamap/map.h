@@ -21,9 +21,10 @@
  *    entry of the range (strict invalidation) and the logical range may be
  *    handed out again.
  *
- * Concurrency: see the table in iovamap/domain.h.  Writers of one domain
- * are serialised by a per-domain lock in this release; ivm_translate never
- * takes a lock.
+ * Concurrency: see the table in iovamap/domain.h.  No call here takes a
+ * domain-wide lock: maps and unmaps of one domain run in parallel (the
+ * IOVA allocator has its own lock until the magazine cache, the software
+ * IOMMU serialises its IOTLB), and ivm_translate never takes a lock.
  */
 #ifndef IOVAMAP_MAP_H
 #define IOVAMAP_MAP_H
@@ -98,7 +99,8 @@ extern "C" {
  * Context: any thread (registered with ivm_thread_register() or not: an
  * unregistered thread is registered on first use).  Not inside an
  * iovamap RCU read-side section.
- * Blocking: may allocate page-table memory; takes the domain's writer lock.
+ * Blocking: may allocate page-table memory; takes the IOVA allocator's
+ * lock when it reaches the range allocator.
  * Ordering: the page-table entries are published with release stores
  * before the call returns, so a translate or device access that happens
  * after the return (by any thread that synchronised with this one) sees the
@@ -127,16 +129,21 @@ IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
  *   IVM_STATUS_INVALID_PARAMETER_3  pages is 0, or the range wraps or
  *                                   passes the address width
  *   IVM_STATUS_INVALID_PARAMETER    the range covers an unmapped page, cuts
- *                                   through a mapping, or covers a mapping
- *                                   of another family (identity, reserved)
+ *                                   through a mapping, covers a mapping
+ *                                   of another family (identity, reserved),
+ *                                   or covers a mapping another unmap call
+ *                                   is removing at the same time
  *
  * On success the IOTLB has been invalidated for the range and its logical
  * addresses are free again.  On failure nothing changed.
  *
  * Context: any thread, not inside an iovamap RCU read-side section.
- * Blocking: takes the domain's writer lock; syncs the backend.
- * Ordering: entries are cleared before the invalidation is issued, and the
- * logical range is released only after the backend's sync returned.
+ * Blocking: syncs the backend (waits for the IOTLB invalidation); may take
+ * the IOVA allocator's lock.
+ * Ordering: the unmap first owns its mappings (a compare-and-swap on each
+ * mapping's first entry, so racing unmaps of one mapping cannot both
+ * succeed); entries are cleared before the invalidation is issued, and
+ * the logical range is released only after the backend's sync returned.
  */
 IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
 					   ivm_la la, uint64_t pages);

@@ -10,8 +10,8 @@
  * inside a reservation use 4 KiB entries only.
  *
  * Which calls on one reservation may run at the same time: all of them with
- * each other (writers are serialised by the domain's writer lock), except
- * ivm_free_reserved_logical_range, which must be the last call on it.
+ * each other, except ivm_free_reserved_logical_range, which must be the
+ * last call on it.
  */
 #ifndef IOVAMAP_RESERVE_H
 #define IOVAMAP_RESERVE_H
@@ -55,7 +55,8 @@ extern "C" {
  * On failure nothing changed and *out is untouched.
  *
  * Context: any thread, not inside an iovamap RCU read-side section.
- * Blocking: allocates; takes the domain's writer lock.  Ordering: as a map.
+ * Blocking: allocates; may take the IOVA allocator's lock.  Ordering: as a
+ * map.
  */
 IVM_API ivm_status ivm_reserve_logical_range(struct ivm_domain *domain,
 					     uint64_t size,
@@ -93,7 +94,7 @@ IVM_API ivm_status ivm_reservation_base(const struct ivm_reservation *reservatio
  *   IVM_STATUS_IN_USE               part of the range is already mapped
  *   IVM_STATUS_INSUFFICIENT_RESOURCES  the backend refused the mapping
  *
- * Context, Blocking (the writer lock, no allocation), Ordering: as
+ * Context, Blocking (never allocates), Ordering: as
  * ivm_map_logical_range_ex.
  */
 IVM_API ivm_status ivm_map_reserved_logical_range(struct ivm_reservation *reservation,
