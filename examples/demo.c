@@ -11,7 +11,8 @@
  *      let the device DMA into and out of them;
  *   3. watch the IOMMU refuse a device write to the read-only buffer and
  *      report the fault;
- *   4. unmap, and watch the next DMA to that address fault too;
+ *   4. unmap; the lazy flush queue invalidates the IOTLB in batches, and
+ *      after the flush the next DMA to that address faults;
  *   5. reserve logical space up front and map inside it;
  *   6. print the domain's counters and tear it down;
  *   7. use a domain without an allocator: explicit and identity maps.
@@ -201,13 +202,21 @@ static void demo_buddy_domain(void)
 	       faults.count == 1 && faults.last.reason == IVM_FAULT_PERMISSION);
 	expect("the buffer is unchanged", strcmp((char *)ro, "read-only data") == 0);
 
-	section("4. unmap, then the device can no longer reach the buffer");
+	section("4. unmap: lazy invalidation, then the device can no longer reach the buffer");
 	step("unmap the read/write buffer (2 pages)",
 	     ivm_unmap_logical_range(domain, la_rw, 2), IVM_STATUS_SUCCESS);
 	step("ivm_translate(la_rw) after unmap",
 	     ivm_translate(domain, la_rw, &pa, NULL),
 	     IVM_STATUS_INVALID_PARAMETER_2);
-	step("device reads at la_rw after unmap",
+	/* The domain is lazy (the default): the unmapped range waits in a
+	 * per-CPU flush queue, and the device's IOTLB still holds the
+	 * translation it used in step 2.  The address itself is not handed
+	 * out again until the flush below completes. */
+	step("device reads at la_rw right after unmap (IOTLB still has it)",
+	     ivm_swdev_dma_read(dev, la_rw, text, 4), IVM_STATUS_SUCCESS);
+	step("ivm_flush_domain: the queued invalidation happens now",
+	     ivm_flush_domain(domain), IVM_STATUS_SUCCESS);
+	step("device reads at la_rw after the flush",
 	     ivm_swdev_dma_read(dev, la_rw, text, 4),
 	     IVM_STATUS_ACCESS_VIOLATION);
 	expect("the fault handler saw an unmapped-address fault",

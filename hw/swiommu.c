@@ -17,7 +17,17 @@
  * Departures from hardware: the IOTLB caches 4 KiB translations only (a
  * large leaf fills one entry per page touched); there is no paging-
  * structure cache, so last_level invalidations equal full ones; faults are
- * reported synchronously to the accessing thread.
+ * reported synchronously to the accessing thread.  A configurable time
+ * spent per sync (invalidation_latency_ns) models real hardware.
+ *
+ * The stale-translation detector: on every IOTLB hit the model also walks
+ * the page table.  A hit whose address is no longer mapped is a stale hit
+ * (counted, and served: the accepted window of lazy invalidation, between
+ * an unmap and the flush that covers it).  A hit whose address is mapped
+ * again to other memory, or with other permissions, is a violation: the
+ * address was handed out again before its invalidation completed.  It is
+ * counted, refused, and reported to the fault handler as
+ * IVM_FAULT_STALE_TRANSLATION.
  *
  * Invariants:
  *  1. The IOTLB (entries, replacement clock) is only touched under
@@ -44,6 +54,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cpu.h"
 #include "domain.h"
 #include "iovamap/swiommu.h"
 #include "mem.h"
@@ -80,7 +91,9 @@ struct ivm_backend {
 	unsigned pending_count;
 	bool pending_overflow;
 
+	uint64_t latency_ns;         /* spent per sync; set at create */
 	_Atomic uint64_t hits, misses, invalidations, syncs, flush_alls;
+	_Atomic uint64_t stale_hits, violations;
 };
 
 struct ivm_swdev {
@@ -110,6 +123,7 @@ static ivm_status sw_create(struct ivm_domain *domain,
 	be->domain = domain;
 	be->sets = config->iotlb_sets ? config->iotlb_sets : IOTLB_DEFAULT_SETS;
 	be->ways = config->iotlb_ways ? config->iotlb_ways : IOTLB_DEFAULT_WAYS;
+	be->latency_ns = config->invalidation_latency_ns;
 	size_t bytes = (size_t)be->sets * be->ways * sizeof(struct iotlb_entry);
 	be->entries = ivm_mem_zalloc(bytes, _Alignof(struct iotlb_entry));
 	if (!be->entries)
@@ -223,6 +237,17 @@ static uint64_t iotlb_invalidate_all(struct ivm_backend *be)
 	return n;
 }
 
+/* Model the time hardware takes to complete an invalidation; iotlb_lock
+ * held, as a hardware invalidation queue is busy meanwhile. */
+static void spend_latency(const struct ivm_backend *be)
+{
+	if (be->latency_ns == 0)
+		return;
+	uint64_t until = ivm_now_ns() + be->latency_ns;
+	while (ivm_now_ns() < until)
+		__builtin_ia32_pause();
+}
+
 static void sw_sync(struct ivm_backend *be)
 {
 	struct pending_range work[PENDING_MAX];
@@ -246,6 +271,7 @@ static void sw_sync(struct ivm_backend *be)
 			n += iotlb_invalidate_range(
 				be, work[i].la >> IVM_PAGE_SHIFT, work[i].pages);
 	}
+	spend_latency(be);
 	iotlb_unlock(be);
 	ivm_counter_add(&be->invalidations, n);
 	ivm_counter_add(&be->syncs, 1);
@@ -259,6 +285,7 @@ static void sw_flush_all(struct ivm_backend *be)
 	be->pending_overflow = false;
 	unlock_or_die(&be->pending_lock);
 	uint64_t n = iotlb_invalidate_all(be);
+	spend_latency(be);
 	iotlb_unlock(be);
 	ivm_counter_add(&be->invalidations, n);
 	ivm_counter_add(&be->flush_alls, 1);
@@ -274,6 +301,8 @@ static void sw_get_stats(const struct ivm_backend *be,
 	out->iotlb_invalidations += ivm_load_relaxed(&b->invalidations);
 	out->backend_syncs += ivm_load_relaxed(&b->syncs);
 	out->backend_flush_all += ivm_load_relaxed(&b->flush_alls);
+	out->iotlb_stale_hits += ivm_load_relaxed(&b->stale_hits);
+	out->iotlb_violations += ivm_load_relaxed(&b->violations);
 }
 
 const struct ivm_backend_ops ivm_swiommu_ops = {
@@ -287,6 +316,49 @@ const struct ivm_backend_ops ivm_swiommu_ops = {
 	.flush_all = sw_flush_all,
 	.get_stats = sw_get_stats,
 };
+
+/* The leaf translating page now, as (physical page, perms); false when
+ * unmapped. */
+static bool walk_page(struct ivm_domain *d, uint64_t page, uint64_t *pa_page,
+		      uint32_t *perms)
+{
+	ivm_la la = page << IVM_PAGE_SHIFT;
+	unsigned level = 0;
+	uint64_t e = 0;
+
+	if ((la >> d->width) == 0) {
+		ivm_rcu_read_lock();
+		e = pt_lookup(&d->pt, la, &level);
+		ivm_rcu_read_unlock();
+	}
+	if (!e)
+		return false;
+	*pa_page = ((e & PT_ADDR_MASK) + (la & (pt_level_size(level) - 1))) >>
+		   IVM_PAGE_SHIFT;
+	*perms = pt_leaf_perms(e);
+	return true;
+}
+
+/* The stale-translation detector (see the top of the file): false with
+ * *reason on a violation. */
+static bool check_hit(struct ivm_backend *be, uint64_t page,
+		      const struct iotlb_entry *entry,
+		      enum ivm_fault_reason *reason)
+{
+	uint64_t pa_page;
+	uint32_t perms;
+
+	if (!walk_page(be->domain, page, &pa_page, &perms)) {
+		ivm_counter_add(&be->stale_hits, 1);
+		return true;
+	}
+	if (pa_page != entry->pa_page || perms != entry->perms) {
+		ivm_counter_add(&be->violations, 1);
+		*reason = IVM_FAULT_STALE_TRANSLATION;
+		return false;
+	}
+	return true;
+}
 
 /*
  * Translate one page for the device; iotlb_lock held.  Returns false with
@@ -302,8 +374,11 @@ static bool iotlb_translate(struct ivm_backend *be, uint64_t page,
 	for (unsigned w = 0; w < be->ways; w++) {
 		if (set[w].tag == page + 1) {
 			set[w].stamp = ++be->clock;
-			if (count)
+			if (count) {
 				ivm_counter_add(&be->hits, 1);
+				if (!check_hit(be, page, &set[w], reason))
+					return false;
+			}
 			if ((set[w].perms & need) != need) {
 				*reason = IVM_FAULT_PERMISSION;
 				return false;
@@ -317,23 +392,15 @@ static bool iotlb_translate(struct ivm_backend *be, uint64_t page,
 	}
 
 	ivm_counter_add(&be->misses, 1);
-	struct ivm_domain *d = be->domain;
-	ivm_la la = page << IVM_PAGE_SHIFT;
-	uint64_t e = 0;
-	unsigned level = 0;
-	if ((la >> d->width) == 0) {
-		ivm_rcu_read_lock();
-		e = pt_lookup(&d->pt, la, &level);
-		ivm_rcu_read_unlock();
-	}
-	if (!e) {
+	uint64_t walked_pa;
+	uint32_t walked_perms;
+	if (!walk_page(be->domain, page, &walked_pa, &walked_perms)) {
 		*reason = IVM_FAULT_UNMAPPED;
 		return false;
 	}
-	uint64_t pa = (e & PT_ADDR_MASK) + (la & (pt_level_size(level) - 1));
 	victim->tag = page + 1;
-	victim->pa_page = pa >> IVM_PAGE_SHIFT;
-	victim->perms = pt_leaf_perms(e);
+	victim->pa_page = walked_pa;
+	victim->perms = walked_perms;
 	victim->stamp = ++be->clock;
 	if ((victim->perms & need) != need) {
 		*reason = IVM_FAULT_PERMISSION;

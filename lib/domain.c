@@ -196,6 +196,9 @@ static ivm_status check_config(const struct ivm_domain_config *c,
 	if ((c->iotlb_sets & (c->iotlb_sets - 1)) != 0 || c->iotlb_ways > 16 ||
 	    c->iotlb_sets > IVM_IOTLB_MAX_SETS)
 		return IVM_STATUS_INVALID_PARAMETER;
+	if ((unsigned)c->flush_mode > IVM_FLUSH_STRICT ||
+	    c->flush_queue_size > IVM_MAX_FLUSH_QUEUE_SIZE)
+		return IVM_STATUS_INVALID_PARAMETER;
 	if (c->type == IVM_DOMAIN_UNMANAGED)
 		return IVM_STATUS_NOT_SUPPORTED;
 	return IVM_STATUS_SUCCESS;
@@ -276,6 +279,14 @@ IVM_API ivm_status ivm_domain_create(const struct ivm_domain_config *config,
 	status = d->be_ops->create(d, config, &d->be);
 	if (status != IVM_STATUS_SUCCESS)
 		goto err_ra;
+	/* Only allocator-chosen addresses are invalidated lazily. */
+	d->lazy = has_allocator && config->type == IVM_DOMAIN_TRANSLATE &&
+		  config->flush_mode == IVM_FLUSH_LAZY;
+	if (d->lazy) {
+		status = flushq_init(&d->fq, d, config);
+		if (status != IVM_STATUS_SUCCESS)
+			goto err_backend_only;
+	}
 	for (size_t i = 0; i < config->reserved_count; i++) {
 		status = place_region(d, &config->reserved[i]);
 		if (status != IVM_STATUS_SUCCESS)
@@ -287,6 +298,9 @@ IVM_API ivm_status ivm_domain_create(const struct ivm_domain_config *config,
 err_backend:
 	/* Regions placed so far go with the page table and the allocator;
 	 * the backend forgets its mappings when destroyed. */
+	if (d->lazy)
+		flushq_fini(&d->fq);
+err_backend_only:
 	d->be_ops->flush_all(d->be);
 	d->be_ops->destroy(d->be);
 err_ra:
@@ -323,6 +337,10 @@ IVM_API void ivm_domain_destroy(struct ivm_domain **domain)
 	}
 	/* Invariant 3: no device may use a translation of this domain once
 	 * its memory goes. */
+	if (d->lazy) {
+		flushq_flush_all(&d->fq);
+		flushq_fini(&d->fq);
+	}
 	d->be_ops->flush_all(d->be);
 
 	ivm_rcu_synchronize();
@@ -382,6 +400,14 @@ IVM_API ivm_status ivm_domain_get_stats(const struct ivm_domain *domain,
 	out->reservations = ivm_load_relaxed(&d->reservation_count);
 	out->faults = ivm_load_relaxed(&d->faults);
 	d->be_ops->get_stats(d->be, out);
+	if (d->lazy) {
+		out->flush_queued = flushq_depth(&d->fq);
+		out->flush_batches = ivm_load_relaxed(&d->fq.batches);
+		out->flush_entries = ivm_load_relaxed(&d->fq.entries);
+		out->flush_ranges = ivm_load_relaxed(&d->fq.ranges);
+		out->flush_domain_wide = ivm_load_relaxed(&d->fq.domain_wide);
+		out->flush_wait_ns = ivm_load_relaxed(&d->fq.wait_ns);
+	}
 	return IVM_STATUS_SUCCESS;
 }
 
@@ -400,7 +426,20 @@ IVM_API ivm_status ivm_flush_domain(struct ivm_domain *domain)
 {
 	if (!domain)
 		return IVM_STATUS_INVALID_PARAMETER_1;
-	domain->be_ops->flush_all(domain->be);
+	if (domain->lazy)
+		flushq_flush_all(&domain->fq); /* includes the full flush */
+	else
+		domain->be_ops->flush_all(domain->be);
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_flush_poll(struct ivm_domain *domain, size_t *flushed)
+{
+	if (!domain)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	uint64_t n = domain->lazy ? flushq_poll(&domain->fq) : 0;
+	if (flushed)
+		*flushed = (size_t)n;
 	return IVM_STATUS_SUCCESS;
 }
 

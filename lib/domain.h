@@ -15,6 +15,7 @@
 #include "iovamap/domain.h"
 #include "iovamap/reserve.h"
 #include "pagetable.h"
+#include "flushq.h"
 #include "iova.h"
 
 struct ivm_reservation {
@@ -49,9 +50,14 @@ struct ivm_domain {
 	/* Read by any thread without the lock (see pagetable.h). */
 	struct pagetable pt;
 
+	/* Lazy invalidation of allocator-chosen addresses (flushq.h); only
+	 * when lazy is set. */
+	bool lazy;
+	struct flushq fq;
+
 	/* Counters: relaxed atomic adds by any thread, read relaxed by
-	 * ivm_domain_get_stats. */
-	_Atomic uint64_t mappings;
+	 * ivm_domain_get_stats.  Their own cache line (see pagetable.h). */
+	_Alignas(64) _Atomic uint64_t mappings;
 	_Atomic uint64_t mapped_pages;
 	_Atomic uint64_t reservation_count;
 	_Atomic uint64_t faults;

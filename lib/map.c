@@ -41,6 +41,7 @@
  *     union gives everything back (iova_release accepts unions).
  */
 #include "domain.h"
+#include "ivm_config.h"
 #include "iovamap/map.h"
 #include "phys.h"
 #include "rcu.h"
@@ -51,6 +52,7 @@
 /* What an unmap walk found. */
 struct unmap_walk {
 	uint64_t mappings;
+	bool mixed;             /* not every mapping was allocator-chosen */
 	enum pt_kind last_kind;
 	uint64_t last_pages;
 };
@@ -60,6 +62,7 @@ static void note_mapping(void *ctx, ivm_la la, uint64_t pages,
 {
 	struct unmap_walk *w = ctx;
 	w->mappings++;
+	w->mixed |= kind != PT_KIND_ALLOCATED;
 	w->last_kind = kind;
 	w->last_pages = pages;
 }
@@ -104,13 +107,33 @@ static ivm_status install_mapping(struct ivm_domain *d, ivm_la la,
 static void remove_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
 			    const struct unmap_walk *w)
 {
-	pt_remove(&d->pt, la, pages, false);
-	d->be_ops->unmap(d->be, la, pages);
-	domain_invalidate(d, la, pages);
 	/* One allocated mapping gives its block back (to the magazines);
 	 * a run of several gives back their union in one range free. */
 	bool block = w->mappings == 1 && w->last_kind == PT_KIND_ALLOCATED;
-	domain_give_space(d, la, space_of_run(d, pages, w), block);
+	uint64_t space = space_of_run(d, pages, w);
+
+	pt_remove(&d->pt, la, pages, false);
+	d->be_ops->unmap(d->be, la, pages);
+	if (d->lazy && !w->mixed) {
+		/* Invariant 4 via the flush queue: the space goes back after
+		 * the sync that invalidates it (flushq.c). */
+#if IVM_BROKEN_FREE_BEFORE_SYNC
+		/* Deliberately wrong (tests only): the classic lazy-mode bug,
+		 * freeing the address at unmap and invalidating later. */
+		domain_give_space(d, la, space, block);
+		flushq_push(&d->fq, la, pages, 0, block);
+#else
+		flushq_push(&d->fq, la, pages, space, block);
+#endif
+	} else {
+#if IVM_BROKEN_FREE_BEFORE_SYNC
+		domain_give_space(d, la, space, block); /* deliberately wrong */
+		domain_invalidate(d, la, pages);
+#else
+		domain_invalidate(d, la, pages);
+		domain_give_space(d, la, space, block);
+#endif
+	}
 	ivm_fetch_sub_relaxed(&d->mappings, w->mappings);
 	ivm_fetch_sub_relaxed(&d->mapped_pages, pages);
 }

@@ -87,7 +87,11 @@ struct pagetable {
 	struct pt_table *root;   /* level levels-1; lives as long as the table */
 	unsigned levels;         /* set at init */
 	unsigned width;          /* set at init */
-	_Atomic uint64_t tables; /* tables allocated, root included (stats) */
+	/* Written by every map and unmap: kept off the cache line of the
+	 * fields above, which every translate reads (measured: sharing it
+	 * cost translate ~2x under a concurrent writer). */
+	_Alignas(64) _Atomic uint64_t tables; /* tables allocated, root
+					         included (stats) */
 	_Atomic uint64_t empty_tables; /* linked tables with count 0 */
 };
 

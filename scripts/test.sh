@@ -4,7 +4,7 @@
 #
 # Usage: scripts/test.sh [--quick] [STAGE...]
 #
-#   --quick   developer mode: skip the sanitizer and QSBR stages
+#   --quick   developer mode: only the unit stage
 #   STAGE     run only these stages (default: all of IVM_STAGES below)
 #
 # Stages (one function each, stage_<name>):
@@ -12,6 +12,7 @@
 #   asan   build-asan/  (ASan + UBSan)     meson test --suite unit, stress
 #   tsan   build-tsan/  (ThreadSanitizer)  meson test --suite unit, stress
 #   qsbr   build-qsbr/  (rcu=qsbr)         meson test --suite unit, stress
+#   mutation build-broken/ (free before sync) --suite mutation: must fail
 #
 # Adding a stage: write stage_<name> (a ivm_setup/ivm_build/run_suite
 # sequence, see below), add its name to IVM_STAGES, and to
@@ -29,8 +30,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$IVM_ROOT"
 
-IVM_STAGES=(unit asan tsan qsbr)
-IVM_SANITIZER_STAGES=(asan tsan qsbr)
+IVM_STAGES=(unit asan tsan qsbr mutation)
+IVM_SANITIZER_STAGES=(asan tsan qsbr mutation)
 
 total_passed=0
 total_failed=0
@@ -142,6 +143,15 @@ stage_qsbr() {
 	build_stage qsbr build-qsbr -Drcu=qsbr -Dbench=disabled || return 0
 	run_suite qsbr build-qsbr unit
 	run_suite qsbr build-qsbr stress
+}
+
+# Mutation check: a build that frees IOVAs before their IOTLB invalidation
+# must FAIL the invariant test (meson marks it should_fail there), which
+# proves the software IOMMU's stale-translation detector catches the bug.
+stage_mutation() {
+	build_stage mutation build-broken -Dbroken_free_before_sync=true \
+		-Dbench=disabled || return 0
+	run_suite mutation build-broken mutation
 }
 
 # --- main -----------------------------------------------------------------

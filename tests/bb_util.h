@@ -51,6 +51,12 @@ bb_domain_full(enum ivm_domain_type type, bool with_config,
 	ac.address_width = width;
 	ac.flags = alloc_flags;
 	cfg.type = type;
+	/* The contract tests check exact allocator state and that a DMA
+	 * faults as soon as its unmap returns: strict invalidation and no
+	 * magazine cache.  The default (lazy, cached) configuration has its
+	 * own tests (test_flush.c, test_iova*.c, stress suite). */
+	cfg.flush_mode = IVM_FLUSH_STRICT;
+	cfg.disable_iova_cache = true;
 	cfg.allocator = with_config ? &ac : NULL;
 	cfg.reserved = rr;
 	cfg.reserved_count = rr_count;

@@ -94,6 +94,33 @@ struct ivm_reserved_region {
 	bool should_map;
 };
 
+/*
+ * When an unmap's IOTLB invalidation happens.
+ *
+ * IVM_FLUSH_LAZY (the default): an unmap of allocator-chosen addresses
+ * clears the page table and queues the range on the calling CPU's flush
+ * queue; the invalidation is issued, coalesced with its neighbours, when
+ * the queue fills, when its oldest entry is older than the timeout
+ * (driven by ivm_flush_poll() or the optional flush thread), or on
+ * ivm_flush_domain().  The addresses go back to the allocator only after
+ * that invalidation completed, so they are never handed out again while a
+ * device may still translate them.  Accepted window: until then a device
+ * may still reach the unmapped memory through a cached translation.
+ * IVM_FLUSH_STRICT: every unmap returns after its invalidation completed.
+ *
+ * Explicit, identity and reserved mappings are always invalidated
+ * strictly: their caller, not the allocator, decides when an address is
+ * used again, which may be right after the unmap returns.
+ */
+enum ivm_flush_mode {
+	IVM_FLUSH_LAZY = 0,
+	IVM_FLUSH_STRICT = 1,
+};
+
+#define IVM_DEFAULT_FLUSH_QUEUE_SIZE 256u   /* entries per CPU */
+#define IVM_MAX_FLUSH_QUEUE_SIZE     4096u
+#define IVM_DEFAULT_FLUSH_TIMEOUT_US 10000u /* 10 ms, as Linux */
+
 /* The backend that devices translate through. */
 enum ivm_backend_type {
 	/* The software IOMMU model (iovamap/swiommu.h): the embedded default. */
@@ -132,6 +159,20 @@ struct ivm_domain_config {
 	 * goes to the locked range allocator (the classic design; useful as a
 	 * baseline).  Default false: the cache is on. */
 	bool disable_iova_cache;
+	/* Lazy (default) or strict invalidation; see enum ivm_flush_mode. */
+	enum ivm_flush_mode flush_mode;
+	/* Lazy mode: entries per CPU queue (0: 256; at most 4096) and the
+	 * age at which a queue is flushed (0: 10 ms). */
+	uint32_t flush_queue_size;
+	uint32_t flush_timeout_us;
+	/* Lazy mode: start a background thread that flushes queues past the
+	 * timeout.  Default false: call ivm_flush_poll() from a loop that
+	 * runs anyway (a PMD's) instead, or rely on fill and explicit
+	 * flushes. */
+	bool flush_thread;
+	/* Software IOMMU model only: time one sync spends invalidating, to
+	 * model hardware (e.g. 1000 for 1 us).  0: as fast as memory. */
+	uint32_t invalidation_latency_ns;
 };
 
 /*
@@ -197,6 +238,11 @@ enum ivm_fault_reason {
 	IVM_FAULT_UNMAPPED = 1,
 	/* A mapping covers it but lacks the access's permission. */
 	IVM_FAULT_PERMISSION = 2,
+	/* Software IOMMU model: the IOTLB served a translation whose logical
+	 * address has meanwhile been mapped to other memory, i.e. it was
+	 * handed out again before its invalidation completed.  The access is
+	 * refused; this is the bug the lazy flush protocol rules out. */
+	IVM_FAULT_STALE_TRANSLATION = 3,
 };
 
 struct ivm_fault {
@@ -260,6 +306,20 @@ struct ivm_domain_stats {
 	uint64_t iotlb_invalidations; /* IOTLB entries invalidated */
 	uint64_t backend_syncs;     /* backend sync calls */
 	uint64_t backend_flush_all; /* whole-domain IOTLB flushes */
+	uint64_t iotlb_stale_hits;  /* model: DMAs served by an IOTLB entry
+	                               whose mapping is gone (the lazy window) */
+	uint64_t iotlb_violations;  /* model: DMAs an IOTLB entry would have
+	                               sent to memory the address no longer
+	                               maps (refused; see IVM_FAULT_STALE_...) */
+	uint64_t flush_queued;      /* lazy: unmapped ranges waiting now */
+	uint64_t flush_batches;     /* lazy: queue flushes so far */
+	uint64_t flush_entries;     /* lazy: ranges those flushes released */
+	uint64_t flush_ranges;      /* lazy: invalidations they issued after
+	                               coalescing (add_range calls) */
+	uint64_t flush_domain_wide; /* lazy: flushes done as one domain-wide
+	                               invalidation (too many ranges) */
+	uint64_t flush_wait_ns;     /* lazy: total time released ranges waited
+	                               in a queue (divide by flush_entries) */
 };
 
 /*

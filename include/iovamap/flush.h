@@ -23,7 +23,8 @@ extern "C" {
 
 /*
  * ivm_flush_domain - invalidate every IOTLB entry of the domain and wait
- * for the invalidation to complete.
+ * for the invalidation to complete.  In lazy mode this also empties every
+ * CPU's flush queue: the queued addresses go back to the allocator.
  *
  * Returns IVM_STATUS_SUCCESS or IVM_STATUS_INVALID_PARAMETER_1 (domain
  * NULL).
@@ -58,6 +59,24 @@ IVM_API ivm_status ivm_flush_domain(struct ivm_domain *domain);
 IVM_API ivm_status ivm_flush_domain_by_va_list(struct ivm_domain *domain,
 					       bool last_level, size_t count,
 					       const ivm_la *list);
+
+/*
+ * ivm_flush_poll - lazy mode's timeout, driven from the caller's loop:
+ * flush every CPU queue whose oldest entry has waited longer than the
+ * domain's flush timeout.  A PMD calls it once per loop iteration instead
+ * of running a flush thread.  When nothing is due it reads one word per
+ * CPU and returns.  In strict mode it does nothing.
+ *
+ * @flushed: optional; receives the number of queued ranges released.
+ *
+ * Returns IVM_STATUS_SUCCESS or IVM_STATUS_INVALID_PARAMETER_1 (domain
+ * NULL).
+ *
+ * Context: any thread.  Blocking: only when a queue is due (it then waits
+ * for the backend's sync).  Ordering: as ivm_flush_domain, for the queues
+ * it flushes.
+ */
+IVM_API ivm_status ivm_flush_poll(struct ivm_domain *domain, size_t *flushed);
 
 #ifdef __cplusplus
 }

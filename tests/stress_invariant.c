@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stress_invariant.c - the invariant of lazy invalidation under load:
+ * no IOVA is handed out again before the invalidation of its last use has
+ * completed.
+ *
+ * Mapper threads map one-page buffers at allocator-chosen addresses and
+ * unmap them again soon after; a model-device thread keeps DMAing through
+ * the addresses it saw most recently, mapped or just unmapped, so its IOTLB
+ * is full of translations of addresses that are being recycled.  The
+ * software IOMMU's detector counts a violation whenever the IOTLB serves
+ * a translation whose address has meanwhile been mapped to other memory.
+ * Lazy and strict mode must both end with zero violations.
+ *
+ * In a build with -Dbroken_free_before_sync=true (addresses freed at unmap,
+ * invalidated later) this program must FAIL: tests/meson.build declares
+ * it should_fail there, which proves the detector catches the bug.
+ *
+ * Seconds per mode: IVM_STRESS_SECONDS (default 1).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check.h"
+#include "iovamap/iovamap.h"
+
+#define PG ((uint64_t)IVM_PAGE_SIZE)
+#define MAPPERS 2
+#define LIVE 16            /* mappings each mapper keeps */
+#define RECENT 64          /* addresses the device cycles through */
+
+static double stress_seconds = 1.0;
+
+struct run {
+	struct ivm_domain *d;
+	struct ivm_swdev *dev;
+	_Atomic bool stop;
+	_Atomic ivm_la recent[RECENT];
+	_Atomic unsigned recent_next;
+	_Atomic uint64_t maps, dmas, errors;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void remember(struct run *r, ivm_la la)
+{
+	unsigned i = atomic_fetch_add_explicit(&r->recent_next, 1,
+					       memory_order_relaxed);
+	atomic_store_explicit(&r->recent[i % RECENT], la, memory_order_relaxed);
+}
+
+static void *mapper(void *p)
+{
+	struct run *r = p;
+	char *bufs = aligned_alloc(PG, 3 * LIVE * PG);
+	ivm_la live[LIVE];
+	unsigned n = 0, next = 0, turn = 0;
+
+	memset(bufs, 0x5a, 3 * LIVE * PG);
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		if (n == LIVE) {
+			/* Unmap the oldest; the device may still use it. */
+			if (ivm_unmap_logical_range(r->d, live[next], 1) !=
+			    IVM_STATUS_SUCCESS)
+				atomic_fetch_add(&r->errors, 1);
+			n--;
+		}
+		/* Buffers rotate through 3 * LIVE pages, so an address
+		 * recycled at once maps to other memory than its last use. */
+		turn = (turn + 1) % (3 * LIVE);
+		struct ivm_phys phys = { .type = IVM_PHYS_BUFFER,
+					 .buffer = { bufs + turn * PG, PG } };
+		ivm_la la;
+		if (ivm_map_logical_range_ex(r->d, IVM_PERM_READ | IVM_PERM_WRITE,
+					     &phys, NULL, NULL, NULL, &la) !=
+		    IVM_STATUS_SUCCESS) {
+			atomic_fetch_add(&r->errors, 1);
+			continue;
+		}
+		live[next] = la;
+		next = (next + 1) % LIVE;
+		n++;
+		remember(r, la);
+		atomic_fetch_add_explicit(&r->maps, 1, memory_order_relaxed);
+		ivm_flush_poll(r->d, NULL); /* the PMD-style timeout driver */
+		ivm_quiescent();
+	}
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = (next + LIVE - n + i) % LIVE;
+		ivm_unmap_logical_range(r->d, live[k], 1);
+	}
+	ivm_flush_domain(r->d); /* every address back before the buffers go */
+	free(bufs);
+	return NULL;
+}
+
+static void *device(void *p)
+{
+	struct run *r = p;
+	char byte;
+
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		for (unsigned i = 0; i < RECENT; i++) {
+			ivm_la la = atomic_load_explicit(&r->recent[i],
+							 memory_order_relaxed);
+			if (la == 0)
+				continue;
+			/* Faults (unmapped) are expected; violations are not. */
+			(void)ivm_swdev_dma_read(r->dev, la, &byte, 1);
+			atomic_fetch_add_explicit(&r->dmas, 1, memory_order_relaxed);
+		}
+		ivm_quiescent();
+	}
+	return NULL;
+}
+
+static void run_mode(enum ivm_flush_mode mode, bool cache)
+{
+	static struct run r;
+	struct ivm_allocator_config buddy = { .type = IVM_ALLOCATOR_BUDDY,
+					      .address_width = 32 };
+	struct ivm_domain_config cfg = {
+		.allocator = &buddy,
+		.flush_mode = mode,
+		.flush_queue_size = 64,
+		.flush_timeout_us = 1000,
+		.disable_iova_cache = !cache,
+	};
+	pthread_t mt[MAPPERS], dt;
+
+	memset(&r, 0, sizeof(r));
+	CHECK_STATUS(ivm_domain_create(&cfg, &r.d), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_swdev_create(r.d, &r.dev), IVM_STATUS_SUCCESS);
+	pthread_create(&dt, NULL, device, &r);
+	for (int i = 0; i < MAPPERS; i++)
+		pthread_create(&mt[i], NULL, mapper, &r);
+	double end = now_s() + stress_seconds;
+	while (now_s() < end)
+		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	atomic_store(&r.stop, true);
+	for (int i = 0; i < MAPPERS; i++)
+		pthread_join(mt[i], NULL);
+	pthread_join(dt, NULL);
+
+	struct ivm_domain_stats s;
+	ivm_domain_get_stats(r.d, &s);
+	printf("  %s%s: %" PRIu64 " maps, %" PRIu64 " DMAs, %" PRIu64
+	       " stale hits, %" PRIu64 " violations, %" PRIu64 " syncs\n",
+	       mode == IVM_FLUSH_LAZY ? "lazy" : "strict",
+	       cache ? "+cache" : "", atomic_load(&r.maps),
+	       atomic_load(&r.dmas), s.iotlb_stale_hits, s.iotlb_violations,
+	       s.backend_syncs);
+	CHECK_EQ_U64(s.iotlb_violations, 0);
+	CHECK_EQ_U64(atomic_load(&r.errors), 0);
+	CHECK(atomic_load(&r.maps) > 1000);
+	CHECK_EQ_U64(s.mappings, 0);
+	CHECK_EQ_U64(s.flush_queued, 0);
+	CHECK_EQ_U64(s.iova_used_pages - s.iova_cached_pages, 0);
+	ivm_swdev_destroy(&r.dev);
+	ivm_domain_destroy(&r.d);
+}
+
+IVM_TEST(lazy_never_reuses_before_invalidation)
+{
+	run_mode(IVM_FLUSH_LAZY, true);
+}
+
+IVM_TEST(lazy_without_cache)
+{
+	run_mode(IVM_FLUSH_LAZY, false);
+}
+
+IVM_TEST(strict_never_reuses_before_invalidation)
+{
+	run_mode(IVM_FLUSH_STRICT, true);
+}
+
+int main(int argc, char **argv)
+{
+	const char *secs = getenv("IVM_STRESS_SECONDS");
+	if (secs)
+		stress_seconds = atof(secs);
+	int passed = 0, failed = 0;
+	for (int i = 0; i < ivm_test_count; i++) {
+		if (argc > 1 && !strstr(ivm_tests[i].name, argv[1]))
+			continue;
+		int before = ivm_test_failed_checks;
+		ivm_tests[i].fn();
+		if (ivm_test_failed_checks == before) {
+			passed++;
+			printf("ok   %s\n", ivm_tests[i].name);
+		} else {
+			failed++;
+			printf("FAIL %s\n", ivm_tests[i].name);
+		}
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
