@@ -105,6 +105,29 @@ static void give_back(struct flushq *fq, struct flushq_entry *batch,
 }
 
 /*
+ * Coalescing: in a batch sorted by address, the entries from i on that
+ * overlap or touch the first one's range make one range [start, end).
+ * Returns the index after them.
+ */
+static unsigned merged_range(const struct flushq_entry *batch, unsigned n,
+			     unsigned i, ivm_la *start_out, ivm_la *end_out)
+{
+	ivm_la start = batch[i].la;
+	ivm_la end = start + (batch[i].pages << IVM_PAGE_SHIFT);
+
+	for (i++; i < n && batch[i].la <= end; i++) {
+		ivm_la e = batch[i].la + (batch[i].pages << IVM_PAGE_SHIFT);
+		if (e > end)
+			end = e;
+	}
+	if (start_out) {
+		*start_out = start;
+		*end_out = end;
+	}
+	return i;
+}
+
+/*
  * Invalidate a batch taken out of the queues, then give its addresses
  * back (invariant 1).  domain_wide forces one domain-wide flush.
  */
@@ -117,20 +140,9 @@ static void flush_batch(struct flushq *fq, struct flushq_entry *batch,
 	if (n == 0 && !domain_wide)
 		return;
 	if (!domain_wide) {
-		/* Coalesce adjacent and overlapping ranges. */
 		qsort(batch, n, sizeof(*batch), by_la);
-		for (unsigned i = 0; i < n;) {
-			ivm_la start = batch[i].la;
-			ivm_la end = start + (batch[i].pages << IVM_PAGE_SHIFT);
-			unsigned j = i + 1;
-			for (; j < n && batch[j].la <= end; j++) {
-				ivm_la e = batch[j].la + (batch[j].pages << IVM_PAGE_SHIFT);
-				if (e > end)
-					end = e;
-			}
-			ranges++;
-			i = j;
-		}
+		for (unsigned i = 0; i < n; ranges++)
+			i = merged_range(batch, n, i, NULL, NULL);
 		domain_wide = ranges > FLUSHQ_DOMAIN_WIDE_RANGES;
 	}
 	if (domain_wide) {
@@ -138,17 +150,10 @@ static void flush_batch(struct flushq *fq, struct flushq_entry *batch,
 		ivm_counter_add(&fq->domain_wide, 1);
 	} else {
 		for (unsigned i = 0; i < n;) {
-			ivm_la start = batch[i].la;
-			ivm_la end = start + (batch[i].pages << IVM_PAGE_SHIFT);
-			unsigned j = i + 1;
-			for (; j < n && batch[j].la <= end; j++) {
-				ivm_la e = batch[j].la + (batch[j].pages << IVM_PAGE_SHIFT);
-				if (e > end)
-					end = e;
-			}
+			ivm_la start, end;
+			i = merged_range(batch, n, i, &start, &end);
 			d->be_ops->add_range(d->be, start,
 					     (end - start) >> IVM_PAGE_SHIFT, true);
-			i = j;
 		}
 		d->be_ops->sync(d->be);
 		ivm_counter_add(&fq->ranges, ranges);

@@ -449,74 +449,13 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
 		pt_reclaim(pt);
 }
 
-bool pt_check_whole(const struct pagetable *pt, ivm_la la, uint64_t pages,
-		    unsigned kind_mask,
-		    void (*visit)(void *ctx, ivm_la la, uint64_t pages,
-				  enum pt_kind kind),
-		    void *ctx)
-{
-	ivm_la end = la + (pages << IVM_PAGE_SHIFT);
-	ivm_la cur = la, start = la;
-	bool in_mapping = false;
-	enum pt_kind kind = PT_KIND_ALLOCATED;
-	bool whole = true;
-
-	/* The range may hold no leaf of ours: walk inside a read-side
-	 * section so that tables reclaimed meanwhile stay readable. */
-	ivm_rcu_read_lock();
-	while (cur != end && whole) {
-		struct pt_path path;
-		unsigned level;
-		find_slot(pt, cur, &level, &path);
-		const struct pt_table *t = path.table[level];
-		uint64_t size = pt_level_size(level);
-		unsigned i = pt_index(cur, level);
-
-		while (i < PT_ENTRIES && cur != end) {
-			uint64_t e = ivm_load_acquire(
-				(_Atomic uint64_t *)&t->entry[i]);
-			if ((e & PT_PRESENT) && (e & PT_TABLE))
-				break;
-			if (!(e & PT_PRESENT) ||
-			    (cur & (size - 1)) != 0 || end - cur < size ||
-			    !((1u << pt_leaf_kind(e)) & kind_mask)) {
-				whole = false; /* hole, large leaf sticking out,
-						  or another family */
-				break;
-			}
-			if (!in_mapping) {
-				if (!(e & PT_FIRST)) {
-					whole = false;
-					break;
-				}
-				in_mapping = true;
-				start = cur;
-				kind = pt_leaf_kind(e);
-			} else if ((e & PT_FIRST) || pt_leaf_kind(e) != kind) {
-				whole = false; /* malformed: never happens */
-				break;
-			}
-			cur += size;
-			i++;
-			if (e & PT_LAST) {
-				in_mapping = false;
-				if (visit)
-					visit(ctx, start,
-					      (cur - start) >> IVM_PAGE_SHIFT, kind);
-			}
-		}
-	}
-	ivm_rcu_read_unlock();
-	return whole && !in_mapping;
-}
-
 bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages)
 {
 	ivm_la end = la + (pages << IVM_PAGE_SHIFT);
 	ivm_la cur = la;
 	bool empty = true;
 
-	ivm_rcu_read_lock(); /* as in pt_check_whole */
+	ivm_rcu_read_lock(); /* as in walk_whole */
 	while (cur != end) {
 		struct pt_path path;
 		unsigned level;
@@ -564,18 +503,26 @@ static void unclaim(const struct pagetable *pt, ivm_la la, ivm_la until)
 	}
 }
 
-bool pt_claim_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
-		    unsigned kind_mask,
-		    void (*visit)(void *ctx, ivm_la la, uint64_t pages,
-				  enum pt_kind kind),
-		    void *ctx)
+/*
+ * The walk behind pt_check_whole and pt_claim_whole: is [la, la + pages)
+ * exactly whole mappings of the kinds in kind_mask?  With claim, each
+ * mapping is owned (PT_DYING set on its first leaf by CAS) before the rest
+ * of it is trusted, and a failed walk undoes its claims.
+ */
+static bool walk_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
+		       unsigned kind_mask, bool claim,
+		       void (*visit)(void *ctx, ivm_la la, uint64_t pages,
+				     enum pt_kind kind),
+		       void *ctx)
 {
 	ivm_la end = la + (pages << IVM_PAGE_SHIFT);
 	ivm_la cur = la, start = la;
 	bool in_mapping = false, whole = true;
 	enum pt_kind kind = PT_KIND_ALLOCATED;
 
-	ivm_rcu_read_lock(); /* as in pt_check_whole */
+	/* The range may hold no leaf of ours: walk inside a read-side
+	 * section so that tables reclaimed meanwhile stay readable. */
+	ivm_rcu_read_lock();
 	while (cur != end && whole) {
 		struct pt_path path;
 		unsigned level;
@@ -593,16 +540,18 @@ bool pt_claim_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
 			if (!(e & PT_PRESENT) ||
 			    (cur & (size - 1)) != 0 || end - cur < size ||
 			    !((1u << pt_leaf_kind(e)) & kind_mask)) {
-				whole = false;
+				whole = false; /* hole, large leaf sticking out,
+						  or another family */
 				break;
 			}
 			if (!in_mapping) {
 				/* Own the mapping before trusting its shape:
 				 * one CAS on its first leaf.  Losing means
 				 * another unmap owns it (or it changed). */
-				if (!(e & PT_FIRST) || (e & PT_DYING) ||
-				    !ivm_cas_acq_rel(&t->entry[i], &e,
-						     e | PT_DYING)) {
+				if (!(e & PT_FIRST) ||
+				    (claim && ((e & PT_DYING) ||
+					       !ivm_cas_acq_rel(&t->entry[i], &e,
+								e | PT_DYING)))) {
 					whole = false;
 					break;
 				}
@@ -610,7 +559,7 @@ bool pt_claim_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
 				start = cur;
 				kind = pt_leaf_kind(e);
 			} else if ((e & PT_FIRST) || pt_leaf_kind(e) != kind) {
-				whole = false;
+				whole = false; /* malformed: never happens */
 				break;
 			}
 			cur += size;
@@ -625,10 +574,30 @@ bool pt_claim_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
 	}
 	if (in_mapping)
 		whole = false; /* the last mapping runs past the range */
-	if (!whole)
+	if (!whole && claim)
 		unclaim(pt, la, in_mapping ? start + 1 : cur);
 	ivm_rcu_read_unlock();
 	return whole;
+}
+
+bool pt_check_whole(const struct pagetable *pt, ivm_la la, uint64_t pages,
+		    unsigned kind_mask,
+		    void (*visit)(void *ctx, ivm_la la, uint64_t pages,
+				  enum pt_kind kind),
+		    void *ctx)
+{
+	/* Without claim the walk writes nothing. */
+	return walk_whole((struct pagetable *)pt, la, pages, kind_mask, false,
+			  visit, ctx);
+}
+
+bool pt_claim_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
+		    unsigned kind_mask,
+		    void (*visit)(void *ctx, ivm_la la, uint64_t pages,
+				  enum pt_kind kind),
+		    void *ctx)
+{
+	return walk_whole(pt, la, pages, kind_mask, true, visit, ctx);
 }
 
 /*

@@ -83,26 +83,34 @@ static inline void ivm_test_register(const char *name, ivm_test_fn fn)
 		}                                                          \
 	} while (0)
 
-/* Runs every case whose name contains argv[1] (all without argument). */
+/* Runs every case whose name contains argv[1] (all without argument);
+ * prints fail_note after each failed case when non-NULL (a replay hint). */
+static inline int ivm_test_run(int argc, char **argv, const char *fail_note)
+{
+	int passed = 0, failed = 0;
+
+	for (int i = 0; i < ivm_test_count; i++) {
+		if (argc > 1 && !strstr(ivm_tests[i].name, argv[1]))
+			continue;
+		int before = ivm_test_failed_checks;
+		ivm_tests[i].fn();
+		if (ivm_test_failed_checks == before) {
+			passed++;
+			printf("ok   %s\n", ivm_tests[i].name);
+		} else {
+			failed++;
+			printf("FAIL %s%s%s\n", ivm_tests[i].name,
+			       fail_note ? " " : "", fail_note ? fail_note : "");
+		}
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
+
 #define IVM_TEST_MAIN()                                                    \
 	int main(int argc, char **argv)                                    \
 	{                                                                  \
-		int passed = 0, failed = 0;                                \
-		for (int i = 0; i < ivm_test_count; i++) {                 \
-			if (argc > 1 && !strstr(ivm_tests[i].name, argv[1])) \
-				continue;                                  \
-			int before = ivm_test_failed_checks;               \
-			ivm_tests[i].fn();                                 \
-			if (ivm_test_failed_checks == before) {            \
-				passed++;                                  \
-				printf("ok   %s\n", ivm_tests[i].name);    \
-			} else {                                           \
-				failed++;                                  \
-				printf("FAIL %s\n", ivm_tests[i].name);    \
-			}                                                  \
-		}                                                          \
-		printf("%d passed, %d failed\n", passed, failed);          \
-		return failed ? 1 : 0;                                     \
+		return ivm_test_run(argc, argv, NULL);                     \
 	}
 
 #endif /* IVM_TESTS_CHECK_H */

@@ -188,20 +188,5 @@ int main(int argc, char **argv)
 	const char *secs = getenv("IVM_STRESS_SECONDS");
 	if (secs)
 		stress_seconds = atof(secs);
-	int passed = 0, failed = 0;
-	for (int i = 0; i < ivm_test_count; i++) {
-		if (argc > 1 && !strstr(ivm_tests[i].name, argv[1]))
-			continue;
-		int before = ivm_test_failed_checks;
-		ivm_tests[i].fn();
-		if (ivm_test_failed_checks == before) {
-			passed++;
-			printf("ok   %s\n", ivm_tests[i].name);
-		} else {
-			failed++;
-			printf("FAIL %s\n", ivm_tests[i].name);
-		}
-	}
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return ivm_test_run(argc, argv, NULL);
 }

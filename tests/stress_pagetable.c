@@ -545,21 +545,8 @@ int main(int argc, char **argv)
 		stress_seed = strtoull(seed, NULL, 0);
 	printf("stress_pagetable: %.1f s per scenario, seed 0x%" PRIx64 "\n",
 	       stress_seconds, stress_seed);
-	int passed = 0, failed = 0;
-	for (int i = 0; i < ivm_test_count; i++) {
-		if (argc > 1 && !strstr(ivm_tests[i].name, argv[1]))
-			continue;
-		int before = ivm_test_failed_checks;
-		ivm_tests[i].fn();
-		if (ivm_test_failed_checks == before) {
-			passed++;
-			printf("ok   %s\n", ivm_tests[i].name);
-		} else {
-			failed++;
-			printf("FAIL %s (replay: IVM_STRESS_SEED=0x%" PRIx64 ")\n",
-			       ivm_tests[i].name, stress_seed);
-		}
-	}
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	char note[64];
+	snprintf(note, sizeof(note), "(replay: IVM_STRESS_SEED=0x%" PRIx64 ")",
+		 stress_seed);
+	return ivm_test_run(argc, argv, note);
 }
