@@ -179,6 +179,7 @@ struct bench_ctx {
 	/* The background writer: started by setup, stopped by teardown. */
 	pthread_t writer;
 	bool writer_running;
+	bool spinner;           /* control: the thread only burns CPU */
 	struct timespec writer_began;
 
 	_Alignas(IVM_BENCH_THREAD_STRIDE)
@@ -366,6 +367,21 @@ static void map_unmap_one(struct bench_ctx *ctx, ivm_la la, uint64_t pa)
 
 /* ---- the background writer ------------------------------------------- */
 
+/* The control for the writer runs: a thread that shares no memory with
+ * the readers and only burns CPU.  On a machine whose CPUs slow each
+ * other down (shared cores, host contention) the reader loses throughput
+ * to it too; writer / spinner is then what the writer itself costs. */
+static void *spinner_main(void *arg)
+{
+	struct bench_ctx *ctx = arg;
+	volatile uint64_t x = 1;
+
+	while (!ivm_load_relaxed(&ctx->stop))
+		for (int i = 0; i < 1000; i++)
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+	return NULL;
+}
+
 static void *writer_main(void *arg)
 {
 	struct bench_ctx *ctx = arg;
@@ -388,7 +404,8 @@ static void *writer_main(void *arg)
 static bool writer_start(struct bench_ctx *ctx)
 {
 	clock_gettime(CLOCK_MONOTONIC, &ctx->writer_began);
-	if (pthread_create(&ctx->writer, NULL, writer_main, ctx) != 0)
+	if (pthread_create(&ctx->writer, NULL,
+			   ctx->spinner ? spinner_main : writer_main, ctx) != 0)
 		return false;
 	ctx->writer_running = true;
 	return true;
@@ -409,7 +426,7 @@ static void writer_stop(struct bench_ctx *ctx)
 		  (double)(now.tv_nsec - ctx->writer_began.tv_nsec) * 1e-9;
 	/* Google Benchmark's short probe runs (which pick the iteration
 	 * count) also set up and tear down: report the long runs only. */
-	if (seconds < WRITER_REPORT_MIN_SECONDS)
+	if (seconds < WRITER_REPORT_MIN_SECONDS || ctx->spinner)
 		return;
 	fprintf(stderr, "bench: translate_%s_writer/%s: writer %.3g "
 		"map+unmap pairs/s\n",
@@ -604,8 +621,9 @@ static bool check_lookups(struct bench_ctx *ctx)
 }
 
 static void *bench_setup(int nthreads, enum impl impl, enum layout layout,
-			 bool with_writer)
+			 int background)
 {
+	bool with_writer = background != 0;
 	struct bench_ctx *ctx = NULL;
 
 	if (nthreads > MAX_THREADS)
@@ -646,6 +664,7 @@ static void *bench_setup(int nthreads, enum impl impl, enum layout layout,
 		if (!with_writer)
 			report_table_memory(ctx);
 	}
+	ctx->spinner = background == 2;
 	if (with_writer && !writer_start(ctx))
 		goto fail;
 	return ctx;
@@ -704,6 +723,7 @@ static void map_unmap_run(void *arg, int thread_index, uint64_t n_ops)
 
 /* ---- the suite -------------------------------------------------------- */
 
+/* background: 0 none, 1 a writer, 2 a spinner (the control). */
 #define DEFINE_SETUP(fn, impl, layout, writer)                              \
 	static void *fn(int nthreads)                                       \
 	{                                                                   \
@@ -721,6 +741,8 @@ DEFINE_SETUP(setup_2m_mutex_radix, IMPL_MUTEX_RADIX, LAYOUT_2M, false)
 DEFINE_SETUP(setup_2m_writer_iovamap, IMPL_IOVAMAP, LAYOUT_2M, true)
 DEFINE_SETUP(setup_2m_writer_rculfhash, IMPL_RCULFHASH, LAYOUT_2M, true)
 DEFINE_SETUP(setup_2m_writer_mutex_radix, IMPL_MUTEX_RADIX, LAYOUT_2M, true)
+DEFINE_SETUP(setup_4k_spinner_iovamap, IMPL_IOVAMAP, LAYOUT_4K, 2)
+DEFINE_SETUP(setup_2m_spinner_iovamap, IMPL_IOVAMAP, LAYOUT_2M, 2)
 DEFINE_SETUP(setup_mu_iovamap, IMPL_IOVAMAP, LAYOUT_NONE, false)
 DEFINE_SETUP(setup_mu_rculfhash, IMPL_RCULFHASH, LAYOUT_NONE, false)
 DEFINE_SETUP(setup_mu_mutex_radix, IMPL_MUTEX_RADIX, LAYOUT_NONE, false)
@@ -739,6 +761,7 @@ DEFINE_SETUP(setup_mu_mutex_radix, IMPL_MUTEX_RADIX, LAYOUT_NONE, false)
 #define WHAT_4K "translate of a random byte in 1 GiB of 4 KiB leaves"
 #define WHAT_2M "translate of a random byte in 1 GiB of 2 MiB leaves"
 #define WHAT_WRITER ", another thread mapping+unmapping 4 KiB pages nearby"
+#define WHAT_SPINNER ", another thread burning CPU (control for _writer)"
 #define WHAT_MU "map + unmap of one 4 KiB page at an explicit address"
 
 #define MAP_UNMAP_DEF(setup_fn, impl_id)                                    \
@@ -773,6 +796,10 @@ static const struct ivm_bench_def translate_suite[] = {
 		      setup_2m_writer_rculfhash, rculfhash),
 	TRANSLATE_DEF("translate_2m_writer", WHAT_2M WHAT_WRITER,
 		      setup_2m_writer_mutex_radix, mutex_radix),
+	TRANSLATE_DEF("translate_4k_spinner", WHAT_4K WHAT_SPINNER,
+		      setup_4k_spinner_iovamap, iovamap),
+	TRANSLATE_DEF("translate_2m_spinner", WHAT_2M WHAT_SPINNER,
+		      setup_2m_spinner_iovamap, iovamap),
 	MAP_UNMAP_DEF(setup_mu_iovamap, iovamap),
 	MAP_UNMAP_DEF(setup_mu_rculfhash, rculfhash),
 	MAP_UNMAP_DEF(setup_mu_mutex_radix, mutex_radix),
