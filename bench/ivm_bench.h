@@ -70,7 +70,8 @@ struct ivm_bench_def {
 /* Every suite, as X(name); each name has ivm_bench_suite_<name>(). */
 #define IVM_BENCH_SUITES(X) \
 	X(map) \
-	X(translate)
+	X(translate) \
+	X(iova)
 
 /* Returns the suite's table and stores its length in *count. */
 #define IVM_BENCH_DECLARE_SUITE(name) \

@@ -45,6 +45,7 @@ struct iova_stats {
 	uint64_t depot_magazines; /* full magazines in the depot now */
 	uint64_t reclaimed;       /* blocks the cache gave back to the range
 	                             allocator (reclaim and drains) */
+	uint64_t magazines;       /* magazines allocated now (any state) */
 };
 
 /* width 13..63; cache false turns the magazine layer off (the classic
@@ -72,5 +73,27 @@ void iova_release(struct ivm_iova *io, uint64_t page, uint64_t pages);
 void iova_trim(struct ivm_iova *io);
 
 void iova_get_stats(struct ivm_iova *io, struct iova_stats *out);
+
+/* ---- private to iova.c and its tests ---- */
+
+/* The cache's fixed parameters (all 0 but the first two when it is off). */
+struct iova_geometry {
+	unsigned cache_orders;      /* orders 0 .. cache_orders - 1 cached */
+	unsigned magazine_size;     /* blocks per magazine */
+	unsigned ncpus;             /* slots */
+	uint64_t depot_max;         /* full magazines per class, at most */
+	uint64_t depot_floor;       /* the time-driven trim keeps this many */
+	uint64_t spare_max;         /* empty magazines kept, at most */
+	uint64_t max_cached_pages;  /* bound on iova_stats.cached_pages */
+};
+void iova_get_geometry(const struct ivm_iova *io, struct iova_geometry *out);
+
+/* Set the working-set interval of the depot trim (default 100 ms); 0
+ * trims on every depot operation.  Any thread. */
+void iova_set_reclaim_interval(struct ivm_iova *io, uint64_t ns);
+
+/* Debug: lock everything and check every invariant of the cache and the
+ * range allocator.  True when consistent. */
+bool iova_check(struct ivm_iova *io);
 
 #endif /* IVM_IOVA_H */
