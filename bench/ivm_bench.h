@@ -71,7 +71,8 @@ struct ivm_bench_def {
 #define IVM_BENCH_SUITES(X) \
 	X(map) \
 	X(translate) \
-	X(iova)
+	X(iova) \
+	X(flush)
 
 /* Returns the suite's table and stores its length in *count. */
 #define IVM_BENCH_DECLARE_SUITE(name) \
