@@ -101,17 +101,8 @@ struct ivm_swdev {
 	struct ivm_backend *be;
 };
 
-static void iotlb_lock(struct ivm_backend *be)
-{
-	if (pthread_mutex_lock(&be->iotlb_lock) != 0)
-		ivm_die("pthread_mutex_lock failed");
-}
-
-static void iotlb_unlock(struct ivm_backend *be)
-{
-	if (pthread_mutex_unlock(&be->iotlb_lock) != 0)
-		ivm_die("pthread_mutex_unlock failed");
-}
+#define iotlb_lock(be) ivm_mutex_lock(&(be)->iotlb_lock)
+#define iotlb_unlock(be) ivm_mutex_unlock(&(be)->iotlb_lock)
 
 static ivm_status sw_create(struct ivm_domain *domain,
 			    const struct ivm_domain_config *config,
@@ -153,17 +144,6 @@ static void sw_destroy(struct ivm_backend *be)
 	ivm_mem_free(be, sizeof(*be), _Alignof(struct ivm_backend));
 }
 
-static void lock_or_die(pthread_mutex_t *m)
-{
-	if (pthread_mutex_lock(m) != 0)
-		ivm_die("pthread_mutex_lock failed");
-}
-
-static void unlock_or_die(pthread_mutex_t *m)
-{
-	if (pthread_mutex_unlock(m) != 0)
-		ivm_die("pthread_mutex_unlock failed");
-}
 
 /* The model walks the shared page table: nothing to program on map. */
 static ivm_status sw_map(struct ivm_backend *be, ivm_la la, uint64_t pages,
@@ -179,7 +159,7 @@ static void sw_unmap(struct ivm_backend *be, ivm_la la, uint64_t pages)
 static void sw_add_range(struct ivm_backend *be, ivm_la la, uint64_t pages,
 			 bool last_level)
 {
-	lock_or_die(&be->pending_lock);
+	ivm_mutex_lock(&be->pending_lock);
 	if (be->pending_count == PENDING_MAX) {
 		be->pending_overflow = true;
 	} else {
@@ -187,7 +167,7 @@ static void sw_add_range(struct ivm_backend *be, ivm_la la, uint64_t pages,
 		be->pending[be->pending_count].pages = pages;
 		be->pending_count++;
 	}
-	unlock_or_die(&be->pending_lock);
+	ivm_mutex_unlock(&be->pending_lock);
 }
 
 static struct iotlb_entry *iotlb_set(struct ivm_backend *be, uint64_t page)
@@ -257,13 +237,13 @@ static void sw_sync(struct ivm_backend *be)
 
 	/* Invariant 3: drain the queue under iotlb_lock. */
 	iotlb_lock(be);
-	lock_or_die(&be->pending_lock);
+	ivm_mutex_lock(&be->pending_lock);
 	count = be->pending_count;
 	overflow = be->pending_overflow;
 	memcpy(work, be->pending, count * sizeof(work[0]));
 	be->pending_count = 0;
 	be->pending_overflow = false;
-	unlock_or_die(&be->pending_lock);
+	ivm_mutex_unlock(&be->pending_lock);
 	if (overflow) {
 		n = iotlb_invalidate_all(be);
 	} else {
@@ -280,10 +260,10 @@ static void sw_sync(struct ivm_backend *be)
 static void sw_flush_all(struct ivm_backend *be)
 {
 	iotlb_lock(be);
-	lock_or_die(&be->pending_lock);
+	ivm_mutex_lock(&be->pending_lock);
 	be->pending_count = 0; /* all of it goes below */
 	be->pending_overflow = false;
-	unlock_or_die(&be->pending_lock);
+	ivm_mutex_unlock(&be->pending_lock);
 	uint64_t n = iotlb_invalidate_all(be);
 	spend_latency(be);
 	iotlb_unlock(be);

@@ -31,14 +31,12 @@
 
 void domain_lock(struct ivm_domain *d)
 {
-	if (pthread_mutex_lock(&d->lock) != 0)
-		ivm_die("pthread_mutex_lock failed");
+	ivm_mutex_lock(&d->lock);
 }
 
 void domain_unlock(struct ivm_domain *d)
 {
-	if (pthread_mutex_unlock(&d->lock) != 0)
-		ivm_die("pthread_mutex_unlock failed");
+	ivm_mutex_unlock(&d->lock);
 }
 
 void domain_invalidate(struct ivm_domain *d, ivm_la la, uint64_t pages)

@@ -73,17 +73,8 @@ struct flushq_cpu {
 	_Atomic uint64_t oldest_ns;   /* 0 when empty; written under lock */
 } __attribute__((aligned(64)));
 
-static void slot_lock(struct flushq_cpu *s)
-{
-	if (pthread_mutex_lock(&s->lock) != 0)
-		ivm_die("pthread_mutex_lock failed");
-}
-
-static void slot_unlock(struct flushq_cpu *s)
-{
-	if (pthread_mutex_unlock(&s->lock) != 0)
-		ivm_die("pthread_mutex_unlock failed");
-}
+#define slot_lock(s) ivm_mutex_lock(&(s)->lock)
+#define slot_unlock(s) ivm_mutex_unlock(&(s)->lock)
 
 static int by_la(const void *a, const void *b)
 {
@@ -175,6 +166,19 @@ static unsigned take_locked(struct flushq *fq, struct flushq_cpu *s,
 	return n;
 }
 
+/* Free the first n slots (initialised) and the slot array. */
+static void free_slots(struct flushq *fq, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		pthread_mutex_destroy(&fq->slots[i].lock);
+		ivm_mem_free(fq->slots[i].ring,
+			     fq->capacity * sizeof(struct flushq_entry),
+			     _Alignof(struct flushq_entry));
+	}
+	ivm_mem_free(fq->slots, fq->nslots * sizeof(struct flushq_cpu), 64);
+	fq->slots = NULL;
+}
+
 static void *flush_thread_main(void *arg)
 {
 	struct flushq *fq = arg;
@@ -223,14 +227,7 @@ ivm_status flushq_init(struct flushq *fq, struct ivm_domain *d,
 	return IVM_STATUS_SUCCESS;
 
 err_slots:
-	while (i-- > 0) {
-		pthread_mutex_destroy(&fq->slots[i].lock);
-		ivm_mem_free(fq->slots[i].ring,
-			     fq->capacity * sizeof(struct flushq_entry),
-			     _Alignof(struct flushq_entry));
-	}
-	ivm_mem_free(fq->slots, fq->nslots * sizeof(struct flushq_cpu), 64);
-	fq->slots = NULL;
+	free_slots(fq, i);
 	return IVM_STATUS_INSUFFICIENT_RESOURCES;
 }
 
@@ -242,15 +239,9 @@ void flushq_fini(struct flushq *fq)
 		atomic_store_explicit(&fq->stop, true, memory_order_release);
 		pthread_join(fq->thread, NULL);
 	}
-	for (unsigned i = 0; i < fq->nslots; i++) {
+	for (unsigned i = 0; i < fq->nslots; i++)
 		IVM_ASSERT(fq->slots[i].count == 0);
-		pthread_mutex_destroy(&fq->slots[i].lock);
-		ivm_mem_free(fq->slots[i].ring,
-			     fq->capacity * sizeof(struct flushq_entry),
-			     _Alignof(struct flushq_entry));
-	}
-	ivm_mem_free(fq->slots, fq->nslots * sizeof(struct flushq_cpu), 64);
-	fq->slots = NULL;
+	free_slots(fq, fq->nslots);
 }
 
 void flushq_push(struct flushq *fq, ivm_la la, uint64_t pages,

@@ -173,29 +173,10 @@ struct reclaim_list {
 
 /* ---- locks ---------------------------------------------------------------- */
 
-static void io_lock(struct ivm_iova *io)
-{
-	if (pthread_mutex_lock(&io->lock) != 0)
-		ivm_die("pthread_mutex_lock failed");
-}
-
-static void io_unlock(struct ivm_iova *io)
-{
-	if (pthread_mutex_unlock(&io->lock) != 0)
-		ivm_die("pthread_mutex_unlock failed");
-}
-
-static void depot_lock(struct iova_cache *c)
-{
-	if (pthread_mutex_lock(&c->depot_lock) != 0)
-		ivm_die("pthread_mutex_lock failed");
-}
-
-static void depot_unlock(struct iova_cache *c)
-{
-	if (pthread_mutex_unlock(&c->depot_lock) != 0)
-		ivm_die("pthread_mutex_unlock failed");
-}
+#define io_lock(io) ivm_mutex_lock(&(io)->lock)
+#define io_unlock(io) ivm_mutex_unlock(&(io)->lock)
+#define depot_lock(c) ivm_mutex_lock(&(c)->depot_lock)
+#define depot_unlock(c) ivm_mutex_unlock(&(c)->depot_lock)
 
 /* Call with io->lock held. */
 static void publish_used(struct ivm_iova *io)

@@ -15,6 +15,7 @@
 #ifndef IVM_UTIL_H
 #define IVM_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -51,6 +52,14 @@ _Noreturn void ivm_die_at(const char *file, int line, const char *func,
 #else
 #define IVM_EXPENSIVE(e) ((void)sizeof(!(e)))
 #endif
+
+/* Lock / unlock a mutex; a failure is an OS bug or corrupt memory. */
+#define ivm_mutex_lock(m)                                                 \
+	((void)(pthread_mutex_lock(m) == 0 ||                             \
+		(ivm_die("pthread_mutex_lock failed"), 0)))
+#define ivm_mutex_unlock(m)                                               \
+	((void)(pthread_mutex_unlock(m) == 0 ||                           \
+		(ivm_die("pthread_mutex_unlock failed"), 0)))
 
 #define IVM_PAGE_MASK ((uint64_t)IVM_PAGE_SIZE - 1)
 
