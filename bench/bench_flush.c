@@ -59,6 +59,7 @@
 
 #include <iovamap/iovamap.h>
 
+#include "bench_util.h"
 #include "ivm_bench.h"
 
 #define MAX_THREADS 2
@@ -101,13 +102,6 @@ struct flush_ctx {
 	_Alignas(IVM_BENCH_THREAD_STRIDE)
 	struct flush_thread thread[MAX_THREADS];
 };
-
-_Noreturn static void die_status(const char *what, ivm_status st)
-{
-	fprintf(stderr, "bench: %s failed: %s (0x%08" PRIx32 ")\n", what,
-		ivm_status_name(st), (uint32_t)st);
-	abort();
-}
 
 static double seconds_since(const struct timespec *t0)
 {
@@ -256,17 +250,9 @@ static void flush_run(void *arg, int thread_index, uint64_t n_ops)
 	phys.buffer.va = ctx->page[thread_index];
 	phys.buffer.size = IVM_PAGE_SIZE;
 	for (uint64_t i = 0; i < n_ops; i++) {
-		ivm_la la = 0;
 		ivm_status st;
 
-		st = ivm_map_logical_range_ex(domain,
-					      IVM_PERM_READ | IVM_PERM_WRITE,
-					      &phys, NULL, NULL, NULL, &la);
-		if (st != IVM_STATUS_SUCCESS)
-			die_status("ivm_map_logical_range_ex", st);
-		st = ivm_unmap_logical_range(domain, la, 1);
-		if (st != IVM_STATUS_SUCCESS)
-			die_status("ivm_unmap_logical_range", st);
+		bench_map_unmap(domain, &phys);
 		/* The PMD's loop: drive the lazy timeout. */
 		if (lazy && i % FLUSH_POLL_EVERY == FLUSH_POLL_EVERY - 1) {
 			st = ivm_flush_poll(domain, NULL);

@@ -27,6 +27,7 @@
 
 #include <iovamap/iovamap.h>
 
+#include "bench_util.h"
 #include "ivm_bench.h"
 
 #define MAX_THREADS 2
@@ -50,13 +51,6 @@ static struct ivm_domain *make_buddy_domain(void)
 		return NULL;
 	}
 	return domain;
-}
-
-_Noreturn static void die_status(const char *what, ivm_status st)
-{
-	fprintf(stderr, "bench: %s failed: %s (0x%08" PRIx32 ")\n", what,
-		ivm_status_name(st), (uint32_t)st);
-	abort();
 }
 
 /* ---- map_unmap_4k ---------------------------------------------------- */
@@ -110,20 +104,8 @@ static void map_unmap_run(void *arg, int thread_index, uint64_t n_ops)
 
 	phys.buffer.va = ctx->page[thread_index];
 	phys.buffer.size = IVM_PAGE_SIZE;
-	for (uint64_t i = 0; i < n_ops; i++) {
-		ivm_la la = 0;
-		ivm_status st;
-
-		/* A well-predicted branch per call: noise next to a map. */
-		st = ivm_map_logical_range_ex(domain,
-					      IVM_PERM_READ | IVM_PERM_WRITE,
-					      &phys, NULL, NULL, NULL, &la);
-		if (st != IVM_STATUS_SUCCESS)
-			die_status("ivm_map_logical_range_ex", st);
-		st = ivm_unmap_logical_range(domain, la, 1);
-		if (st != IVM_STATUS_SUCCESS)
-			die_status("ivm_unmap_logical_range", st);
-	}
+	for (uint64_t i = 0; i < n_ops; i++)
+		bench_map_unmap(domain, &phys);
 	/* QSBR builds: this thread holds no table reference between batches. */
 	ivm_quiescent();
 }

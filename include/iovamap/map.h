@@ -23,8 +23,9 @@
  *
  * Concurrency: see the table in iovamap/domain.h.  No call here takes a
  * domain-wide lock: maps and unmaps of one domain run in parallel (the
- * IOVA allocator has its own lock until the magazine cache, the software
- * IOMMU serialises its IOTLB), and ivm_translate never takes a lock.
+ * IOVA allocator serves most requests from per-CPU magazines and locks
+ * its range allocator only behind them; the software IOMMU serialises its
+ * IOTLB), and ivm_translate never takes a lock.
  */
 #ifndef IOVAMAP_MAP_H
 #define IOVAMAP_MAP_H
