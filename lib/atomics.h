@@ -48,4 +48,18 @@ static inline void ivm_counter_add(_Atomic uint64_t *c, uint64_t v)
 	ivm_fetch_add_relaxed(c, v);
 }
 
+/*
+ * A per-CPU estimate bump: a relaxed load and store, no read-modify-write
+ * (no lock prefix).  Two threads updating the same per-CPU cell at once (one
+ * preempted between the load and the store) can lose an update, so use it
+ * only for heuristics that are corrected elsewhere, never for a count that
+ * must be exact.
+ */
+static inline uint64_t ivm_estimate_add(_Atomic uint64_t *c, uint64_t v)
+{
+	uint64_t n = ivm_load_relaxed(c) + v;
+	ivm_store_relaxed(c, n);
+	return n;
+}
+
 #endif /* IVM_ATOMICS_H */

@@ -380,11 +380,16 @@ IVM_API ivm_status ivm_domain_get_stats(const struct ivm_domain *domain,
 		return IVM_STATUS_INVALID_PARAMETER_2;
 	struct ivm_domain *d = (struct ivm_domain *)domain;
 	memset(out, 0, sizeof(*out));
-	out->mappings = ivm_load_relaxed(&d->mappings);
-	out->mapped_pages = ivm_load_relaxed(&d->mapped_pages);
+	/* Counted from the table itself, so that maps and unmaps pay for
+	 * no shared counter (pt_tally). */
+	struct pt_tally tally;
+	ivm_rcu_ensure_registered();
+	pt_tally(&d->pt, &tally);
+	out->mappings = tally.mappings;
+	out->mapped_pages = tally.pages;
 	out->pt_tables = pt_table_count(&d->pt);
 	out->pt_bytes = out->pt_tables * IVM_PAGE_SIZE;
-	out->pt_empty_tables = pt_empty_count(&d->pt);
+	out->pt_empty_tables = tally.empty_tables;
 	if (d->has_allocator) {
 		struct iova_stats is;
 		iova_get_stats(&d->iova, &is);

@@ -56,10 +56,10 @@ struct ivm_domain {
 	struct flushq fq;
 
 	/* Counters: relaxed atomic adds by any thread, read relaxed by
-	 * ivm_domain_get_stats.  Their own cache line (see pagetable.h). */
-	_Alignas(64) _Atomic uint64_t mappings;
-	_Atomic uint64_t mapped_pages;
-	_Atomic uint64_t reservation_count;
+	 * ivm_domain_get_stats.  Their own cache line (see pagetable.h).
+	 * None is written by map or unmap: ivm_domain_get_stats counts the
+	 * mappings from the page table (pt_tally). */
+	_Alignas(64) _Atomic uint64_t reservation_count;
 	_Atomic uint64_t faults;
 	_Atomic uint32_t devices;        /* model devices attached */
 };

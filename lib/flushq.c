@@ -8,10 +8,16 @@
  * queues remove the global invalidation lock).
  *
  * Departures:
- *  - A flush invalidates the ranges of the entries it took, merged where
- *    adjacent or overlapping, through the backend's add_range, and only
- *    past FLUSHQ_DOMAIN_WIDE_RANGES ranges one domain-wide flush.  Linux
- *    flushes the whole IOTLB every time.
+ *  - A flush invalidates the span of the entries it took (lowest to
+ *    highest address) as one range when that span is at most
+ *    FLUSHQ_SPAN_SLACK times the pages the entries cover: a CPU's
+ *    addresses come from its own magazines, so they usually sit close
+ *    together, and invalidating a few live pages in between only costs
+ *    their next IOTLB miss.  Otherwise the entries are sorted and merged
+ *    where adjacent or overlapping, each merged range invalidated through
+ *    the backend's add_range, and past FLUSHQ_DOMAIN_WIDE_RANGES ranges
+ *    one domain-wide flush is done instead.  Linux flushes the whole IOTLB
+ *    every time.
  *  - No start/finish counters: a flush takes its entries out of the queue
  *    (under the slot lock) before it issues their invalidations, and gives
  *    their addresses back after the backend's sync returned.  The sync
@@ -53,28 +59,33 @@
 #include "cpu.h"
 #include "domain.h"
 #include "mem.h"
+#include "spinlock.h"
 #include "util.h"
 
 /* More distinct ranges than this in one flush: one domain-wide flush. */
 #define FLUSHQ_DOMAIN_WIDE_RANGES 64u
+/* A batch whose span is at most this many times its pages (plus one
+ * leaf table's worth) is invalidated as one range. */
+#define FLUSHQ_SPAN_SLACK 4u
+#define FLUSHQ_SPAN_MIN_PAGES 512u
 
 struct flushq_entry {
 	ivm_la la;            /* invalidate [la, la + pages) */
 	uint64_t pages;
 	uint64_t give_pages;  /* then give [la, la + give_pages) back */
-	uint64_t queued_ns;
 	bool block;
 };
 
 struct flushq_cpu {
-	pthread_mutex_t lock;
-	struct flushq_entry *ring;    /* capacity entries; lock */
+	ivm_spinlock lock;
 	unsigned count;               /* lock */
-	_Atomic uint64_t oldest_ns;   /* 0 when empty; written under lock */
+	struct flushq_entry *ring;    /* capacity entries; lock */
+	_Atomic uint64_t oldest_ns;   /* queue time of ring[0], 0 when empty;
+				         written under lock */
 } __attribute__((aligned(64)));
 
-#define slot_lock(s) ivm_mutex_lock(&(s)->lock)
-#define slot_unlock(s) ivm_mutex_unlock(&(s)->lock)
+#define slot_lock(s) ivm_spin_lock(&(s)->lock)
+#define slot_unlock(s) ivm_spin_unlock(&(s)->lock)
 
 static int by_la(const void *a, const void *b)
 {
@@ -82,17 +93,38 @@ static int by_la(const void *a, const void *b)
 	return x->la < y->la ? -1 : x->la > y->la;
 }
 
+/* oldest_ns: when the batch's first entry was queued.  The wait counted
+ * is n times that entry's (an upper bound: one clock read per batch, not
+ * one per unmap). */
 static void give_back(struct flushq *fq, struct flushq_entry *batch,
-		      unsigned n, uint64_t now)
+		      unsigned n, uint64_t oldest_ns, uint64_t now)
 {
-	uint64_t waited = 0;
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0; i < n; i++)
 		domain_give_space(fq->domain, batch[i].la, batch[i].give_pages,
 				  batch[i].block);
-		waited += now - batch[i].queued_ns;
-	}
 	ivm_counter_add(&fq->entries, n);
-	ivm_counter_add(&fq->wait_ns, waited);
+	if (n > 0 && oldest_ns != 0 && now > oldest_ns)
+		ivm_counter_add(&fq->wait_ns, n * (now - oldest_ns));
+}
+
+/* The lowest and highest address a batch touches, and its pages. */
+static void batch_span(const struct flushq_entry *batch, unsigned n,
+		       ivm_la *lo_out, ivm_la *hi_out, uint64_t *pages_out)
+{
+	ivm_la lo = UINT64_MAX, hi = 0;
+	uint64_t pages = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		ivm_la end = batch[i].la + (batch[i].pages << IVM_PAGE_SHIFT);
+		if (batch[i].la < lo)
+			lo = batch[i].la;
+		if (end > hi)
+			hi = end;
+		pages += batch[i].pages;
+	}
+	*lo_out = lo;
+	*hi_out = hi;
+	*pages_out = pages;
 }
 
 /*
@@ -123,7 +155,7 @@ static unsigned merged_range(const struct flushq_entry *batch, unsigned n,
  * back (invariant 1).  domain_wide forces one domain-wide flush.
  */
 static void flush_batch(struct flushq *fq, struct flushq_entry *batch,
-			unsigned n, bool domain_wide)
+			unsigned n, bool domain_wide, uint64_t oldest_ns)
 {
 	struct ivm_domain *d = fq->domain;
 	uint64_t ranges = 0;
@@ -131,6 +163,20 @@ static void flush_batch(struct flushq *fq, struct flushq_entry *batch,
 	if (n == 0 && !domain_wide)
 		return;
 	if (!domain_wide) {
+		ivm_la lo, hi;
+		uint64_t pages;
+		batch_span(batch, n, &lo, &hi, &pages);
+		if (((hi - lo) >> IVM_PAGE_SHIFT) <=
+		    FLUSHQ_SPAN_SLACK * pages + FLUSHQ_SPAN_MIN_PAGES) {
+			/* One range covers the batch (top of the file). */
+			d->be_ops->add_range(d->be, lo,
+					     (hi - lo) >> IVM_PAGE_SHIFT, true);
+			d->be_ops->sync(d->be);
+			ivm_counter_add(&fq->ranges, 1);
+			ivm_counter_add(&fq->batches, 1);
+			give_back(fq, batch, n, oldest_ns, ivm_coarse_now_ns());
+			return;
+		}
 		qsort(batch, n, sizeof(*batch), by_la);
 		for (unsigned i = 0; i < n; ranges++)
 			i = merged_range(batch, n, i, NULL, NULL);
@@ -151,7 +197,7 @@ static void flush_batch(struct flushq *fq, struct flushq_entry *batch,
 	}
 	if (n > 0)
 		ivm_counter_add(&fq->batches, 1);
-	give_back(fq, batch, n, ivm_coarse_now_ns());
+	give_back(fq, batch, n, oldest_ns, ivm_coarse_now_ns());
 }
 
 /* Move a slot's entries into batch (which has capacity entries); returns
@@ -170,7 +216,6 @@ static unsigned take_locked(struct flushq *fq, struct flushq_cpu *s,
 static void free_slots(struct flushq *fq, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
-		pthread_mutex_destroy(&fq->slots[i].lock);
 		ivm_mem_free(fq->slots[i].ring,
 			     fq->capacity * sizeof(struct flushq_entry),
 			     _Alignof(struct flushq_entry));
@@ -213,11 +258,8 @@ ivm_status flushq_init(struct flushq *fq, struct ivm_domain *d,
 		struct flushq_cpu *s = &fq->slots[i];
 		s->ring = ivm_mem_zalloc(fq->capacity * sizeof(struct flushq_entry),
 					 _Alignof(struct flushq_entry));
-		if (!s->ring || pthread_mutex_init(&s->lock, NULL) != 0) {
-			ivm_mem_free(s->ring, fq->capacity * sizeof(struct flushq_entry),
-				     _Alignof(struct flushq_entry));
+		if (!s->ring)
 			goto err_slots;
-		}
 	}
 	if (config->flush_thread) {
 		if (pthread_create(&fq->thread, NULL, flush_thread_main, fq) != 0)
@@ -248,8 +290,8 @@ void flushq_push(struct flushq *fq, ivm_la la, uint64_t pages,
 		 uint64_t give_pages, bool block)
 {
 	struct flushq_cpu *s = &fq->slots[ivm_current_cpu(fq->nslots)];
-	uint64_t now = ivm_coarse_now_ns();
 	struct flushq_entry *batch = NULL;
+	uint64_t oldest = 0;
 	unsigned n = 0;
 
 	slot_lock(s);
@@ -258,10 +300,11 @@ void flushq_push(struct flushq *fq, ivm_la la, uint64_t pages,
 		 * The batch buffer is allocated only here; without memory the
 		 * queue is flushed in place, under the lock (rare, slower). */
 		batch = malloc(fq->capacity * sizeof(*batch));
+		oldest = ivm_load_relaxed(&s->oldest_ns);
 		if (batch) {
 			n = take_locked(fq, s, batch);
 		} else {
-			flush_batch(fq, s->ring, s->count, false);
+			flush_batch(fq, s->ring, s->count, false, oldest);
 			s->count = 0;
 			ivm_store_relaxed(&s->oldest_ns, 0);
 		}
@@ -271,13 +314,12 @@ void flushq_push(struct flushq *fq, ivm_la la, uint64_t pages,
 	e->pages = pages;
 	e->give_pages = give_pages;
 	e->block = block;
-	e->queued_ns = now;
-	if (s->count == 1)
-		ivm_store_relaxed(&s->oldest_ns, now);
+	if (s->count == 1) /* the clock is read once per batch */
+		ivm_store_relaxed(&s->oldest_ns, ivm_coarse_now_ns());
 	slot_unlock(s);
 
 	if (batch) {
-		flush_batch(fq, batch, n, false);
+		flush_batch(fq, batch, n, false, oldest);
 		free(batch);
 	}
 }
@@ -295,7 +337,7 @@ static uint64_t flush_slot(struct flushq *fq, struct flushq_cpu *s,
 	}
 	unsigned n = take_locked(fq, s, batch);
 	slot_unlock(s);
-	flush_batch(fq, batch, n, false);
+	flush_batch(fq, batch, n, false, oldest);
 	return n;
 }
 
@@ -332,7 +374,8 @@ uint64_t flushq_flush_all(struct flushq *fq)
 			struct flushq_cpu *s = &fq->slots[i];
 			slot_lock(s);
 			released += s->count;
-			flush_batch(fq, s->ring, s->count, true);
+			flush_batch(fq, s->ring, s->count, true,
+				    ivm_load_relaxed(&s->oldest_ns));
 			s->count = 0;
 			ivm_store_relaxed(&s->oldest_ns, 0);
 			slot_unlock(s);
@@ -343,13 +386,17 @@ uint64_t flushq_flush_all(struct flushq *fq)
 	 * all (and every other cached translation, as ivm_flush_domain
 	 * promises); the flush begins after every entry was taken. */
 	unsigned n = 0;
+	uint64_t oldest = 0;
 	for (unsigned i = 0; i < fq->nslots; i++) {
 		struct flushq_cpu *s = &fq->slots[i];
 		slot_lock(s);
+		uint64_t o = ivm_load_relaxed(&s->oldest_ns);
+		if (o != 0 && (oldest == 0 || o < oldest))
+			oldest = o;
 		n += take_locked(fq, s, batch + n);
 		slot_unlock(s);
 	}
-	flush_batch(fq, batch, n, true);
+	flush_batch(fq, batch, n, true, oldest);
 	free(batch);
 	return n;
 }

@@ -98,21 +98,19 @@ static ivm_status install_mapping(struct ivm_domain *d, ivm_la la,
 		domain_invalidate(d, la, pages);
 		return IVM_STATUS_INSUFFICIENT_RESOURCES;
 	}
-	ivm_counter_add(&d->mappings, 1);
-	ivm_counter_add(&d->mapped_pages, pages);
 	return IVM_STATUS_SUCCESS;
 }
 
-/* Remove a claimed run of whole mappings (pt_claim_whole). */
-static void remove_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
-			    const struct unmap_walk *w)
+/* After the leaves of a run of whole mappings are gone: tell the backend,
+ * invalidate, give the space back (invariant 4). */
+static void release_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
+			     const struct unmap_walk *w)
 {
 	/* One allocated mapping gives its block back (to the magazines);
 	 * a run of several gives back their union in one range free. */
 	bool block = w->mappings == 1 && w->last_kind == PT_KIND_ALLOCATED;
 	uint64_t space = space_of_run(d, pages, w);
 
-	pt_remove(&d->pt, la, pages, false);
 	d->be_ops->unmap(d->be, la, pages);
 	if (d->lazy && !w->mixed) {
 		/* Invariant 4 via the flush queue: the space goes back after
@@ -134,8 +132,36 @@ static void remove_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
 		domain_give_space(d, la, space, block);
 #endif
 	}
-	ivm_fetch_sub_relaxed(&d->mappings, w->mappings);
-	ivm_fetch_sub_relaxed(&d->mapped_pages, pages);
+}
+
+/* Remove a claimed run of whole mappings (pt_claim_whole). */
+static void remove_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
+			    const struct unmap_walk *w)
+{
+	pt_remove(&d->pt, la, pages, false);
+	release_mappings(d, la, pages, w);
+}
+
+/*
+ * The common unmap, one mapping held in one leaf (a 4 KiB, 2 MiB or 1 GiB
+ * page): pt_take_single owns and clears it with one CAS.  False: take the
+ * general path, which also decides the error status.
+ */
+static bool unmap_single(struct ivm_domain *d, ivm_la la, uint64_t pages,
+			 unsigned kinds)
+{
+	enum pt_kind kind;
+
+	if (!pt_take_single(&d->pt, la, pages, kinds, &kind))
+		return false;
+	struct unmap_walk walk = {
+		.mappings = 1,
+		.mixed = kind != PT_KIND_ALLOCATED,
+		.last_kind = kind,
+		.last_pages = pages,
+	};
+	release_mappings(d, la, pages, &walk);
+	return true;
 }
 
 IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
@@ -201,6 +227,8 @@ IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
 		return IVM_STATUS_INVALID_PARAMETER_3;
 
 	ivm_rcu_ensure_registered();
+	if (unmap_single(domain, la, pages, kinds))
+		return IVM_STATUS_SUCCESS;
 	if (!pt_claim_whole(&domain->pt, la, pages, kinds, note_mapping, &walk))
 		return IVM_STATUS_INVALID_PARAMETER;
 	remove_mappings(domain, la, pages, &walk);
@@ -278,6 +306,8 @@ IVM_API ivm_status ivm_unmap_identity_range_ex(struct ivm_domain *domain,
 		return IVM_STATUS_SUCCESS;
 
 	ivm_rcu_ensure_registered();
+	if (unmap_single(domain, src.base, pages, 1u << PT_KIND_IDENTITY))
+		return IVM_STATUS_SUCCESS;
 	if (!pt_claim_whole(&domain->pt, src.base, pages,
 			    1u << PT_KIND_IDENTITY, note_mapping, &walk))
 		return IVM_STATUS_INVALID_PARAMETER;

@@ -13,26 +13,48 @@
  *
  * The counting protocol.  count(T), kept in the entry of T's parent that
  * points to T, is the number of non-empty entries of T plus the number of
- * holds writers have on T.  A writer descending from T into child C:
- *   1. takes a hold on C by adding 1 to C's entry in T (CAS; or installs a
- *      fresh C with count 1 if the entry was empty);
- *   2. if it installed C, the entry of T became non-empty: its hold on T
- *      turns into that entry's use; otherwise it drops its hold on T.
+ * holds writers have on T.  A writer installing into table T at level L:
+ *   1. walks down from the root without writing (inside an RCU read-side
+ *      section, so no table it passes is freed under it) as far as tables
+ *      exist on its path: to T, or to the deepest existing table D above
+ *      it;
+ *   2. takes a hold on that table by adding 1 to its entry in its parent,
+ *      by a CAS that expects the entry it read: the entry still pointing
+ *      at the table means the table is linked (an unlink replaces the
+ *      entry) and, being a non-empty entry, keeps the parent linked too;
+ *      so no hold on any level above is needed (the root needs none);
+ *   3. from D on, descends by holds: takes a hold on child C by adding 1
+ *      to C's entry (or installs a fresh C with count 1 if the entry was
+ *      empty); if it installed C, the entry became non-empty and its hold
+ *      on the parent turns into that entry's use; otherwise it drops its
+ *      hold on the parent.
  * Installing k leaves into a table it holds turns its hold into one use and
  * adds k - 1; installing none drops the hold.  Removing leaves drops one
- * use each.
+ * use each.  A map of one page into an existing leaf table therefore
+ * writes two words: the leaf table's entry (count + 1) and the leaf; the
+ * upper-level entries that every translate reads stay untouched.
  *
  * Reclamation is lazy.  A table whose count drops to 0 stays linked,
  * empty, and ready for the next map into its range: a map/unmap cycle on
  * one page then allocates, zeroes and frees no table and starts no RCU
  * grace period (it did, and that cost microseconds per pair).  Empty
  * tables are unlinked by pt_reclaim, which the unmap path runs once they
- * are many (PT_RECLAIM_* below) and ivm_domain_trim runs on demand: a
+ * are many (PT_RECLAIM_* in pagetable.h) and ivm_domain_trim runs on
+ * demand: a
  * CAS from "this table, count 0" to an empty entry unlinks a table only if
  * no writer took a hold since (a writer's CAS on the old value then fails
  * and it starts over with a fresh table).  The unlinked table is retired
  * through RCU and its entry's use dropped from the parent, which the same
  * sweep may then unlink.  The root is never unlinked.
+ *
+ * When to sweep.  The number of empty tables is estimated, not counted:
+ * each CPU cell (struct pt_cpu) adds 1 when a table empties and subtracts
+ * 1 when an empty one is reused, with plain loads and stores on a line of
+ * its own (ivm_estimate_add), and a sweep resets the sum.  An exact shared
+ * counter cost two atomic operations on one cache line that every CPU
+ * wrote, on each map/unmap cycle of a page.  A lost update (two threads
+ * racing on one CPU's cell) only moves the next sweep a little; a sweep
+ * always counts the truth again, and pt_tally gives the exact number.
  *
  * Invariants:
  *  1. A linked table's count equals its non-empty entries plus the holds
@@ -67,6 +89,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "cpu.h"
 #include "mem.h"
 #include "rcu.h"
 #include "util.h"
@@ -137,8 +160,18 @@ ivm_status pt_init(struct pagetable *pt, unsigned width)
 	memset(pt, 0, sizeof(*pt));
 	pt->width = width;
 	pt->levels = (width - IVM_PAGE_SHIFT + PT_BITS - 1) / PT_BITS;
+	pt->ncpu = ivm_cpu_slots();
+	pt->cpu = ivm_mem_zalloc(pt->ncpu * sizeof(*pt->cpu), _Alignof(struct pt_cpu));
+	if (!pt->cpu)
+		return IVM_STATUS_INSUFFICIENT_RESOURCES;
 	pt->root = table_alloc(pt);
-	return pt->root ? IVM_STATUS_SUCCESS : IVM_STATUS_INSUFFICIENT_RESOURCES;
+	if (!pt->root) {
+		ivm_mem_free(pt->cpu, pt->ncpu * sizeof(*pt->cpu),
+			     _Alignof(struct pt_cpu));
+		pt->cpu = NULL;
+		return IVM_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	return IVM_STATUS_SUCCESS;
 }
 
 static void free_subtree(struct pt_table *t, unsigned level)
@@ -159,16 +192,58 @@ void pt_fini(struct pagetable *pt)
 		free_subtree(pt->root, pt->levels - 1);
 	pt->root = NULL;
 	ivm_store_relaxed(&pt->tables, 0);
+	if (pt->cpu)
+		ivm_mem_free(pt->cpu, pt->ncpu * sizeof(*pt->cpu),
+			     _Alignof(struct pt_cpu));
+	pt->cpu = NULL;
+}
+
+/* ---- the empty-table estimate ("When to sweep") ------------------------- */
+
+static inline struct pt_cpu *this_cpu(const struct pagetable *pt)
+{
+	return &pt->cpu[ivm_current_cpu(pt->ncpu)];
+}
+
+/* An empty table was reused (its count left 0). */
+static inline void note_reused(struct pagetable *pt)
+{
+	ivm_estimate_add(&this_cpu(pt)->empty_delta, (uint64_t)-1);
+}
+
+/* A table emptied; true when this CPU should check the estimate now. */
+static inline bool note_emptied(struct pagetable *pt)
+{
+	struct pt_cpu *c = this_cpu(pt);
+	ivm_estimate_add(&c->empty_delta, 1);
+	return ivm_estimate_add(&c->emptied, 1) % PT_RECLAIM_CHECK_EVERY == 0;
+}
+
+static uint64_t delta_sum(const struct pagetable *pt)
+{
+	uint64_t sum = 0;
+	for (unsigned i = 0; i < pt->ncpu; i++)
+		sum += ivm_load_relaxed(&pt->cpu[i].empty_delta);
+	return sum;
+}
+
+bool pt_reclaim_due(const struct pagetable *pt)
+{
+	int64_t empty = (int64_t)(ivm_load_relaxed(&pt->empty_base) +
+				  delta_sum(pt));
+	uint64_t all = ivm_load_relaxed(&pt->tables);
+	return empty >= (int64_t)PT_RECLAIM_MIN_EMPTY &&
+	       (uint64_t)empty * PT_RECLAIM_RATIO >= all;
 }
 
 /*
  * Drop n uses/holds of the table behind *slot.  A table left with count 0
  * stays linked (lazy reclamation, above); it is counted as empty.
  */
-static void slot_drop(struct pagetable *pt, _Atomic uint64_t *slot, uint64_t n)
+static bool slot_drop(struct pagetable *pt, _Atomic uint64_t *slot, uint64_t n)
 {
 	if (!slot || n == 0)
-		return; /* the root has no count */
+		return false; /* the root has no count */
 	uint64_t e = ivm_load_relaxed(slot);
 	do {
 		IVM_CHECK((e & PT_TABLE) && entry_count(e) >= n);
@@ -176,8 +251,42 @@ static void slot_drop(struct pagetable *pt, _Atomic uint64_t *slot, uint64_t n)
 		 * entries before the count drop that pt_reclaim acquires
 		 * (A3) before it unlinks the table. */
 	} while (!ivm_cas_release(slot, &e, e - (n << PT_COUNT_SHIFT)));
-	if (entry_count(e) == n)
-		ivm_counter_add(&pt->empty_tables, 1);
+	return entry_count(e) == n && note_emptied(pt);
+}
+
+/* After removals: sweep when one of them says the estimate is due. */
+static void reclaim_if_due(struct pagetable *pt, bool check)
+{
+	if (ivm_unlikely(check) && pt_reclaim_due(pt))
+		pt_reclaim(pt);
+}
+
+/*
+ * Take a hold on table t through its entry *slot, if that entry still
+ * points to t (protocol step 2).  False when it no longer does: t was
+ * unlinked (or the slot reused), so the caller starts over.  The caller
+ * is inside an RCU read-side section, so t's memory is still a table.
+ */
+static bool slot_hold(struct pagetable *pt, _Atomic uint64_t *slot,
+		      const struct pt_table *t)
+{
+	/* A2: pairs with R1, like slot_enter's load. */
+	uint64_t e = ivm_load_acquire(slot);
+
+	for (;;) {
+		if ((e & (PT_PRESENT | PT_TABLE)) != (PT_PRESENT | PT_TABLE) ||
+		    entry_table(e) != t)
+			return false;
+		IVM_CHECK(entry_count(e) < PT_COUNT_MAX);
+		/* Acquire: pairs with R1 and R2, so we see the table as its
+		 * last writer left it.  A count of 0 is an empty table kept
+		 * for reuse: the CAS beats pt_reclaim's unlink (R3). */
+		if (ivm_cas_acq_rel(slot, &e, e + (1ull << PT_COUNT_SHIFT))) {
+			if (entry_count(e) == 0)
+				note_reused(pt);
+			return true;
+		}
+	}
 }
 
 /* Add n uses to the table behind *slot (the caller holds it). */
@@ -226,16 +335,12 @@ static struct pt_table *slot_enter(struct pagetable *pt, _Atomic uint64_t *slot,
 			*status = IVM_STATUS_IN_USE;
 			return NULL;
 		}
-		IVM_CHECK(entry_count(e) < PT_COUNT_MAX);
-		/* Acquire: pairs with R1 so the table we enter is initialised.
-		 * A count of 0 is an empty table kept for reuse. */
-		if (ivm_cas_acq_rel(slot, &e, e + (1ull << PT_COUNT_SHIFT))) {
-			if (entry_count(e) == 0)
-				ivm_fetch_sub_relaxed(&pt->empty_tables, 1);
+		if (slot_hold(pt, slot, entry_table(e))) {
 			table_free_unseen(pt, fresh);
 			*created = false;
 			return entry_table(e);
 		}
+		e = ivm_load_acquire(slot); /* A2, again: it changed */
 	}
 }
 
@@ -288,16 +393,40 @@ static ivm_status install_run(struct pagetable *pt, ivm_la base,
 	unsigned target = leaf_level_for(pt, src, la, index, pages);
 	uint64_t span = pt_level_size(target) >> IVM_PAGE_SHIFT;
 	struct pt_path path;
-	struct pt_table *t = pt->root;
-	unsigned level = pt->levels - 1;
+	struct pt_table *t;
+	unsigned level;
 	ivm_status status = IVM_STATUS_SUCCESS;
 
-	path.slot[level] = NULL;
-	path.table[level] = t;
 	*done = 0;
-
-	/* Descend to the target table.  Markers pin their tables, so a
+	/* Protocol steps 1 and 2: walk down the existing tables, then hold
+	 * the deepest one reached.  Markers pin their tables, so a
 	 * reservation's maps need no holds (invariant 2). */
+	for (;;) {
+		t = pt->root;
+		level = pt->levels - 1;
+		path.slot[level] = NULL;
+		path.table[level] = t;
+		ivm_rcu_read_lock();
+		while (level > target) {
+			_Atomic uint64_t *slot = &t->entry[pt_index(la, level)];
+			/* A2: pairs with R1. */
+			uint64_t e = ivm_load_acquire(slot);
+			if ((e & (PT_PRESENT | PT_TABLE)) != (PT_PRESENT | PT_TABLE))
+				break;
+			t = entry_table(e);
+			level--;
+			path.slot[level] = slot;
+			path.table[level] = t;
+		}
+		bool held = expect_marker || !path.slot[level] ||
+			    slot_hold(pt, path.slot[level], t);
+		ivm_rcu_read_unlock();
+		if (held)
+			break;
+		/* t was unlinked under us: start again from the root. */
+	}
+
+	/* Step 3: descend by holds, creating tables where needed. */
 	while (level > target) {
 		_Atomic uint64_t *slot = &t->entry[pt_index(la, level)];
 		struct pt_table *child;
@@ -417,6 +546,7 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
 {
 	ivm_la end = la + (pages << IVM_PAGE_SHIFT); /* may be 2^width, not 0 */
 	ivm_la cur = la;
+	bool check = false;
 
 	while (cur != end) {
 		struct pt_path path;
@@ -443,10 +573,42 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
 		}
 		(void)slot;
 		if (!to_marker)
-			slot_drop(pt, path.slot[level], cleared);
+			check |= slot_drop(pt, path.slot[level], cleared);
 	}
-	if (pt_reclaim_due(pt))
-		pt_reclaim(pt);
+	reclaim_if_due(pt, check);
+}
+
+bool pt_take_single(struct pagetable *pt, ivm_la la, uint64_t pages,
+		    unsigned kind_mask, enum pt_kind *kind_out)
+{
+	struct pt_path path;
+	unsigned level;
+	bool taken = false, check = false;
+
+	/* A read-side section: the walk may meet a table being unlinked (if
+	 * the leaf is not ours after all). */
+	ivm_rcu_read_lock();
+	_Atomic uint64_t *slot = find_slot(pt, la, &level, &path);
+	/* A4: pairs with R1 (the leaf's publication). */
+	uint64_t e = ivm_load_acquire(slot);
+	const uint64_t whole = PT_PRESENT | PT_FIRST | PT_LAST;
+	if ((e & (whole | PT_TABLE | PT_DYING)) == whole &&
+	    (la & (pt_level_size(level) - 1)) == 0 &&
+	    pages == pt_level_size(level) >> IVM_PAGE_SHIFT &&
+	    ((1u << pt_leaf_kind(e)) & kind_mask)) {
+		/* A4: one CAS owns and clears the mapping; losing means
+		 * another unmap owns it (or it changed). */
+		taken = ivm_cas_acq_rel(slot, &e, 0);
+		if (taken) {
+			*kind_out = pt_leaf_kind(e);
+			/* Our leaf was a use of its table, so the table is
+			 * still linked here. */
+			check = slot_drop(pt, path.slot[level], 1);
+		}
+	}
+	ivm_rcu_read_unlock();
+	reclaim_if_due(pt, check);
+	return taken;
 }
 
 bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages)
@@ -626,7 +788,6 @@ static uint64_t reclaim_below(struct pagetable *pt, struct pt_table *t,
 		 * pairs with A2 of a writer who then finds the entry empty. */
 		if (!ivm_cas_acq_rel(slot, &e, 0))
 			continue;
-		ivm_fetch_sub_relaxed(&pt->empty_tables, 1);
 		table_retire(pt, child);
 		retired++;
 		slot_drop(pt, t_slot, 1);
@@ -642,5 +803,35 @@ uint64_t pt_reclaim(struct pagetable *pt)
 	ivm_rcu_read_lock();
 	uint64_t retired = reclaim_below(pt, pt->root, NULL, pt->levels - 1);
 	ivm_rcu_read_unlock();
+	/* The sweep left (about) no empty table: restart the estimate at 0.
+	 * Updates racing with this line only skew it a little. */
+	ivm_store_relaxed(&pt->empty_base, (uint64_t)0 - delta_sum(pt));
 	return retired;
+}
+
+static void tally_below(const struct pt_table *t, unsigned level,
+			struct pt_tally *out)
+{
+	for (unsigned i = 0; i < PT_ENTRIES; i++) {
+		/* A1: pairs with R1, as in pt_lookup. */
+		uint64_t e = ivm_load_acquire((_Atomic uint64_t *)&t->entry[i]);
+		if (!(e & PT_PRESENT))
+			continue;
+		if (e & PT_TABLE) {
+			if (entry_count(e) == 0)
+				out->empty_tables++;
+			tally_below(entry_table(e), level - 1, out);
+		} else if (pt_leaf_kind(e) != PT_KIND_REGION) {
+			out->pages += pt_level_size(level) >> IVM_PAGE_SHIFT;
+			out->mappings += (e & PT_FIRST) != 0;
+		}
+	}
+}
+
+void pt_tally(const struct pagetable *pt, struct pt_tally *out)
+{
+	memset(out, 0, sizeof(*out));
+	ivm_rcu_read_lock(); /* tables unlinked meanwhile stay readable */
+	tally_below(pt->root, pt->levels - 1, out);
+	ivm_rcu_read_unlock();
 }

@@ -19,7 +19,10 @@
  * count (table entries only) = non-empty entries of the child table +
  * holds taken by writers working inside it.  A table whose count drops to
  * 0 stays linked for reuse until pt_reclaim unlinks it (one CAS) and
- * retires it through RCU; see pagetable.c for the protocol.
+ * retires it through RCU; see pagetable.c for the protocol.  A map into an
+ * existing leaf table writes two words (that table's entry in its parent,
+ * and the leaf); upper levels, which every translate reads, are written
+ * only when a table is created or unlinked.
  */
 #ifndef IVM_PAGETABLE_H
 #define IVM_PAGETABLE_H
@@ -83,24 +86,43 @@ struct pt_table {
 	_Atomic uint64_t entry[PT_ENTRIES];
 };
 
+/*
+ * One CPU's share of the empty-table estimate (pagetable.c, "When to
+ * sweep").  Written with ivm_estimate_add by threads running on that CPU,
+ * so a map/unmap cycle touches no cache line shared with other CPUs.
+ */
+struct pt_cpu {
+	_Atomic uint64_t empty_delta; /* tables emptied - empty tables reused
+				         here (mod 2^64) */
+	_Atomic uint64_t emptied;     /* tables emptied here (check ticks) */
+} __attribute__((aligned(64)));
+
 struct pagetable {
 	struct pt_table *root;   /* level levels-1; lives as long as the table */
 	unsigned levels;         /* set at init */
 	unsigned width;          /* set at init */
-	/* Written by every map and unmap: kept off the cache line of the
-	 * fields above, which every translate reads (measured: sharing it
-	 * cost translate ~2x under a concurrent writer). */
+	struct pt_cpu *cpu;      /* ncpu per-CPU cells; set at init */
+	unsigned ncpu;
+	/* Written by table allocation, retirement and sweeps only: kept off
+	 * the cache line of the fields above, which every translate reads
+	 * (measured: sharing it cost translate ~2x under a concurrent
+	 * writer). */
 	_Alignas(64) _Atomic uint64_t tables; /* tables allocated, root
 					         included (stats) */
-	_Atomic uint64_t empty_tables; /* linked tables with count 0 */
+	_Atomic uint64_t empty_base; /* estimate of empty tables = empty_base
+				        + sum of cpu[].empty_delta (mod 2^64);
+				        reset by each sweep */
 };
 
-/* The unmap path sweeps empty tables once there are at least
+/* Unmaps sweep empty tables once the estimate says there are at least
  * PT_RECLAIM_MIN_EMPTY of them and they are at least 1/PT_RECLAIM_RATIO
  * of all tables: a sweep reads every table once, so this bounds its cost
- * to PT_RECLAIM_RATIO * 512 entry loads per table it frees. */
+ * to PT_RECLAIM_RATIO * 512 entry loads per table it frees.  The estimate
+ * is summed over the CPUs once every PT_RECLAIM_CHECK_EVERY tables a CPU
+ * empties. */
 #define PT_RECLAIM_MIN_EMPTY 64u
 #define PT_RECLAIM_RATIO 4u
+#define PT_RECLAIM_CHECK_EVERY 16u
 
 /* Where the physical addresses of a range of leaves come from. */
 struct pt_source {
@@ -229,6 +251,21 @@ bool pt_claim_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
 				  enum pt_kind kind),
 		    void *ctx);
 
+/*
+ * pt_take_single - the unmap fast path: when [la, la + pages) is exactly
+ * one mapping held in a single leaf (FIRST and LAST on it) whose kind is in
+ * kind_mask and which no unmap has claimed, clear that leaf with one CAS
+ * (which also settles racing unmaps and claims: of several, exactly one
+ * wins), drop its table's use, store the kind in *kind_out and return
+ * true.  Otherwise change nothing and return false: the caller takes the
+ * general path (pt_claim_whole, pt_remove), which decides the status.
+ *
+ * Context, Blocking: as pt_remove.  Ordering: the CAS is acquire-release,
+ * like pt_claim_whole's (A4).
+ */
+bool pt_take_single(struct pagetable *pt, ivm_la la, uint64_t pages,
+		    unsigned kind_mask, enum pt_kind *kind_out);
+
 /* True when no slot of [la, la + pages) is occupied (not even a marker). */
 bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages);
 
@@ -242,16 +279,33 @@ bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages);
  */
 uint64_t pt_reclaim(struct pagetable *pt);
 
-static inline bool pt_reclaim_due(const struct pagetable *pt)
-{
-	uint64_t empty = ivm_load_relaxed((_Atomic uint64_t *)&pt->empty_tables);
-	uint64_t all = ivm_load_relaxed((_Atomic uint64_t *)&pt->tables);
-	return empty >= PT_RECLAIM_MIN_EMPTY && empty * PT_RECLAIM_RATIO >= all;
-}
+/* Whether the estimate of empty tables calls for a sweep. */
+bool pt_reclaim_due(const struct pagetable *pt);
+
+/* What a walk over every table counts (pt_tally). */
+struct pt_tally {
+	uint64_t mappings;      /* first leaves of mappings, region maps
+				   (PT_KIND_REGION) excluded */
+	uint64_t pages;         /* 4 KiB pages those mappings' leaves cover */
+	uint64_t empty_tables;  /* linked tables with count 0 */
+};
+
+/*
+ * pt_tally - count the mappings, mapped pages and empty tables by reading
+ * every table.  Exact when no writer runs; otherwise each entry is read
+ * once, at some instant during the walk.  Cost: one load per entry of
+ * every table (about 0.2 us per table): for statistics calls, not the data
+ * path.
+ *
+ * Context: any thread (takes an RCU read-side section).
+ */
+void pt_tally(const struct pagetable *pt, struct pt_tally *out);
 
 static inline uint64_t pt_empty_count(const struct pagetable *pt)
 {
-	return ivm_load_relaxed((_Atomic uint64_t *)&pt->empty_tables);
+	struct pt_tally t;
+	pt_tally(pt, &t);
+	return t.empty_tables;
 }
 
 /* Tables currently allocated, root included. */

@@ -143,8 +143,6 @@ IVM_API ivm_status ivm_map_reserved_logical_range(struct ivm_reservation *reserv
 	}
 	if (status == IVM_STATUS_SUCCESS) {
 		ivm_counter_add(&r->mappings, 1);
-		ivm_counter_add(&d->mappings, 1);
-		ivm_counter_add(&d->mapped_pages, pages);
 	}
 	if (status == IVM_STATUS_SUCCESS)
 		*la_out = la;
@@ -183,8 +181,6 @@ IVM_API ivm_status ivm_unmap_reserved_logical_range(struct ivm_reservation *rese
 	d->be_ops->unmap(d->be, la, pages);
 	domain_invalidate(d, la, pages);
 	ivm_fetch_sub_relaxed(&r->mappings, found);
-	ivm_fetch_sub_relaxed(&d->mappings, found);
-	ivm_fetch_sub_relaxed(&d->mapped_pages, pages);
 	return IVM_STATUS_SUCCESS;
 }
 

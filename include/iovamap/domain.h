@@ -282,7 +282,8 @@ IVM_API ivm_status ivm_domain_set_fault_handler(struct ivm_domain *domain,
 /* Counters of one domain.  Each field is read with relaxed loads, so
  * fields may come from slightly different instants under concurrency. */
 struct ivm_domain_stats {
-	uint64_t mappings;          /* live mappings (one per successful map) */
+	uint64_t mappings;          /* live mappings (one per successful map;
+	                               reserved regions not counted) */
 	uint64_t mapped_pages;      /* 4 KiB pages those mappings cover */
 	uint64_t pt_tables;         /* page-table pages currently allocated */
 	uint64_t pt_bytes;          /* their memory, in bytes */
@@ -318,8 +319,10 @@ struct ivm_domain_stats {
 	                               coalescing (add_range calls) */
 	uint64_t flush_domain_wide; /* lazy: flushes done as one domain-wide
 	                               invalidation (too many ranges) */
-	uint64_t flush_wait_ns;     /* lazy: total time released ranges waited
-	                               in a queue (divide by flush_entries) */
+	uint64_t flush_wait_ns;     /* lazy: time released ranges waited in a
+	                               queue, counting each range as waiting
+	                               as long as the oldest of its batch (an
+	                               upper bound; divide by flush_entries) */
 };
 
 /*
@@ -328,7 +331,13 @@ struct ivm_domain_stats {
  * Returns IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER_1 (domain NULL)
  * or IVM_STATUS_INVALID_PARAMETER_2 (out NULL).
  *
- * Context: any thread.  Blocking: never.  Ordering: none (relaxed reads).
+ * Context: any thread (registered with RCU on first use, as by the map
+ * calls).  Blocking: never, but not free: mappings, mapped_pages and
+ * pt_empty_tables are counted by reading every page table once (about 0.2
+ * us per table), so that maps and unmaps update no shared counter; call it
+ * from a control path, not per packet.  Ordering: none (relaxed reads;
+ * under concurrent maps and unmaps the fields come from slightly
+ * different instants).
  */
 IVM_API ivm_status ivm_domain_get_stats(const struct ivm_domain *domain,
 					struct ivm_domain_stats *out);
