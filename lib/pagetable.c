@@ -5,72 +5,68 @@
  * Design source: the hardware IOMMU page tables of VT-d and Arm SMMU (one
  * 4 KiB table per level, 9 bits per level, large leaves at levels 1 and
  * 2), and Linux io-pgtable-arm.c for publishing tables with a single
- * compare-and-swap whose loser frees its unseen copy.  Departures: readers
+ * compare-and-swap whose loser frees its unseen copy.  Departure: readers
  * are software threads, not only the IOMMU, so tables emptied by unmap are
- * retired through RCU instead of freed after an IOTLB sync; and each table
- * entry carries its child's use count, so that "is the child empty?" and
- * "unlink the child" are one atomic step.
+ * retired through RCU instead of freed after an IOTLB sync, and a table is
+ * sealed before it is unlinked, so that no writer can still add to it.
  *
- * The counting protocol.  count(T), kept in the entry of T's parent that
- * points to T, is the number of non-empty entries of T plus the number of
- * holds writers have on T.  A writer installing into table T at level L:
- *   1. walks down from the root without writing (inside an RCU read-side
- *      section, so no table it passes is freed under it) as far as tables
- *      exist on its path: to T, or to the deepest existing table D above
- *      it;
- *   2. takes a hold on that table by adding 1 to its entry in its parent,
- *      by a CAS that expects the entry it read: the entry still pointing
- *      at the table means the table is linked (an unlink replaces the
- *      entry) and, being a non-empty entry, keeps the parent linked too;
- *      so no hold on any level above is needed (the root needs none);
- *   3. from D on, descends by holds: takes a hold on child C by adding 1
- *      to C's entry (or installs a fresh C with count 1 if the entry was
- *      empty); if it installed C, the entry became non-empty and its hold
- *      on the parent turns into that entry's use; otherwise it drops its
- *      hold on the parent.
- * Installing k leaves into a table it holds turns its hold into one use and
- * adds k - 1; installing none drops the hold.  Removing leaves drops one
- * use each.  A map of one page into an existing leaf table therefore
- * writes two words: the leaf table's entry (count + 1) and the leaf; the
- * upper-level entries that every translate reads stay untouched.
+ * Writers.  A writer installing into table T walks down from the root
+ * inside an RCU read-side section, so no table it passes is freed under
+ * it, creating missing tables by a CAS from 0 on the way, and takes each
+ * leaf by a CAS from 0 (or from PT_MARKER inside a reservation).  It
+ * writes nothing else: no use count, no hold.  A map of one page into an
+ * existing leaf table is one CAS; the upper-level entries, which every
+ * translate reads, are written only when a table is created or unlinked.
+ * A remover clears the leaves it owns (an unmap's claim) with a store or a
+ * CAS, and writes nothing else either.
  *
- * Reclamation is lazy.  A table whose count drops to 0 stays linked,
- * empty, and ready for the next map into its range: a map/unmap cycle on
- * one page then allocates, zeroes and frees no table and starts no RCU
- * grace period (it did, and that cost microseconds per pair).  Empty
- * tables are unlinked by pt_reclaim, which the unmap path runs once they
- * are many (PT_RECLAIM_* in pagetable.h) and ivm_domain_trim runs on
- * demand: a
- * CAS from "this table, count 0" to an empty entry unlinks a table only if
- * no writer took a hold since (a writer's CAS on the old value then fails
- * and it starts over with a fresh table).  The unlinked table is retired
- * through RCU and its entry's use dropped from the parent, which the same
- * sweep may then unlink.  The root is never unlinked.
- *
- * When to sweep.  The number of empty tables is estimated, not counted:
- * each CPU cell (struct pt_cpu) adds 1 when a table empties and subtracts
- * 1 when an empty one is reused, with plain loads and stores on a line of
- * its own (ivm_estimate_add), and a sweep resets the sum.  An exact shared
- * counter cost two atomic operations on one cache line that every CPU
- * wrote, on each map/unmap cycle of a page.  A lost update (two threads
- * racing on one CPU's cell) only moves the next sweep a little; a sweep
- * always counts the truth again, and pt_tally gives the exact number.
+ * Reclamation is lazy.  A table left empty stays linked, ready for the
+ * next map into its range: a map/unmap cycle on one page then allocates,
+ * zeroes and frees no table and starts no RCU grace period.  pt_reclaim
+ * (run by unmaps once they have removed enough pages, PT_RECLAIM_* in
+ * pagetable.h, and by ivm_domain_trim) sweeps the tables bottom-up; a
+ * table whose entries are all 0 is
+ *   1. sealed: every entry is turned from 0 into PT_DEAD by a CAS, in
+ *      index order.  A writer's CAS from 0 on the same entry either came
+ *      first (the seal's CAS fails, the sweep restores the entries it
+ *      sealed and leaves the table alone) or fails on PT_DEAD (the writer
+ *      starts again from the root).  So once every entry is sealed, no
+ *      writer can add to the table any more: the table is empty for good;
+ *   2. unlinked: its parent's entry is cleared by a CAS that expects the
+ *      table (a racing sweep may have done it first);
+ *   3. retired: freed after an RCU grace period, through a small record
+ *      allocated for it (so the table's entries stay PT_DEAD until then).
+ * A sweep that cannot allocate the record leaves the table linked.  The
+ * root is never unlinked.
  *
  * Invariants:
- *  1. A linked table's count equals its non-empty entries plus the holds
- *     on it; an unlinked table has no entry and no hold.
- *  2. A writer only writes entries of tables it holds or whose entries it
- *     owns (its own leaves, or markers of a reservation it owns); by 1 such
- *     a table has count > 0, so pt_reclaim cannot unlink it.
- *  3. A table is freed only after it was unlinked and an RCU grace period
- *     passed (table_retire), so a reader that loaded its address inside a
- *     read-side section can keep reading it.
- *  4. While retired and not yet freed, entries 0 and 1 of a table hold the
- *     rcu_head (a list pointer and a 16-byte aligned function pointer);
- *     both have bit 0 clear, so a late reader sees "not present" there,
- *     and all other entries are 0.
- *  5. Every entry changes by one atomic store or CAS, so readers never see
+ *  1. Only the sweep that sealed a table writes PT_DEAD into it, or takes
+ *     PT_DEAD out of it (when a seal fails); every other writer changes an
+ *     entry only by a CAS from 0 or PT_MARKER, or by a store to a leaf or
+ *     marker it owns.
+ *  2. A linked table has no PT_DEAD entry, except during a seal.  A sealed
+ *     table is never written again; it is unlinked, then freed after a
+ *     grace period (table_retire), so a reader or writer that loaded its
+ *     address inside a read-side section can keep reading it and finds
+ *     every entry PT_DEAD (not present: "unmapped" to a reader, "start
+ *     again" to a writer).
+ *  3. A table holding a leaf, a marker or a child table cannot be sealed
+ *     (the seal CAS on that entry fails).  In particular a writer's own
+ *     leaves keep their table, and so every table above them, linked.
+ *  4. Every entry changes by one atomic store or CAS, so readers never see
  *     a torn entry.
+ *
+ * When to sweep.  Unmaps add the pages they remove to a per-CPU cell
+ * (struct pt_cpu, plain load and store on a line of its own: no cache
+ * line shared between CPUs on the data path), and a CPU sums the cells
+ * every PT_RECLAIM_CHECK_PAGES pages it removes.  A sweep is due once the
+ * table has at least PT_RECLAIM_MIN_TABLES tables and the pages removed
+ * since the last sweep reach PT_RECLAIM_PAGES_PER_TABLE per table: a sweep
+ * reads every entry once, so it costs at most 512 /
+ * PT_RECLAIM_PAGES_PER_TABLE entry loads per page unmapped, and a small
+ * table (a few MiB of working set) is never swept behind the caller's
+ * back.  A lost update of a cell (two threads racing on one CPU's cell)
+ * only moves the next sweep a little.
  *
  * Concurrency (which operations may run at once on one table):
  *   pt_lookup        | with everything
@@ -78,14 +74,16 @@
  *   pt_remove        | with pt_install / pt_remove of disjoint ranges
  *   pt_check_whole   | with everything (it only reads)
  *   pt_claim_whole   | with everything; of two claims of one mapping
- *                    | exactly one wins (a CAS on its first leaf)
- *   pt_reclaim       | with everything (the unlink CAS settles races)
+ *   pt_take_single   | exactly one wins (a CAS on its first leaf)
+ *   pt_reclaim       | with everything (the seal settles races)
+ *   pt_tally         | with everything (it only reads)
  * (Overlapping installs resolve to exactly one winner: each leaf is taken
  * by a CAS from empty, in address order, so the holder of the lowest
  * contested page wins and the other removes what it installed.)
  */
 #include "pagetable.h"
 
+#include <sched.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -96,8 +94,9 @@
 
 _Static_assert(sizeof(struct pt_table) == IVM_PAGE_SIZE,
 	       "a table is one page");
-_Static_assert(sizeof(struct rcu_head) <= 2 * sizeof(uint64_t),
-	       "rcu_head fits entries 0 and 1 (invariant 4)");
+/* Restarts of an install that meets a table being sealed, before each
+ * sched_yield(). */
+#define PT_SPINS_BEFORE_YIELD 64u
 
 /* The path of a descent: slot[L] is the entry (in the level L+1 table)
  * that points to table[L]; for the root, slot is NULL. */
@@ -106,14 +105,21 @@ struct pt_path {
 	struct pt_table *table[PT_MAX_LEVELS];
 };
 
+/* What retires a table: the rcu_head lives outside the table, so that the
+ * table's entries stay PT_DEAD until it is freed (invariant 2). */
+struct pt_retired {
+	struct rcu_head head;
+	struct pt_table *table;
+};
+
 static inline struct pt_table *entry_table(uint64_t e)
 {
 	return (struct pt_table *)(uintptr_t)(e & PT_ADDR_MASK);
 }
 
-static inline uint64_t entry_count(uint64_t e)
+static inline bool entry_is_table(uint64_t e)
 {
-	return (e & PT_COUNT_MASK) >> PT_COUNT_SHIFT;
+	return (e & (PT_PRESENT | PT_TABLE)) == (PT_PRESENT | PT_TABLE);
 }
 
 static struct pt_table *table_alloc(struct pagetable *pt)
@@ -133,25 +139,13 @@ static void table_free_unseen(struct pagetable *pt, struct pt_table *t)
 	ivm_mem_free(t, sizeof(*t), IVM_PAGE_SIZE);
 }
 
-/* Invariant 4: aligned(16) keeps bit 0 of the function pointer clear. */
-__attribute__((aligned(16))) static void table_free_rcu(struct rcu_head *head)
+static void table_free_rcu(struct rcu_head *head)
 {
+	struct pt_retired *r = caa_container_of(head, struct pt_retired, head);
+
 	ivm_rcu_callback_enter(head);
-	ivm_mem_free(head, sizeof(struct pt_table), IVM_PAGE_SIZE);
-}
-
-/* Retire an unlinked table (count reached 0, so every entry is 0). */
-static void table_retire(struct pagetable *pt, struct pt_table *t)
-{
-	struct rcu_head *head = (struct rcu_head *)(void *)t;
-
-#if IVM_DEBUG_LEVEL >= 2
-	for (unsigned i = 0; i < PT_ENTRIES; i++)
-		IVM_CHECK(ivm_load_relaxed(&t->entry[i]) == 0);
-#endif
-	IVM_CHECK(((uintptr_t)&table_free_rcu & 1) == 0);
-	ivm_fetch_sub_relaxed(&pt->tables, 1);
-	ivm_rcu_call(head, table_free_rcu);
+	ivm_mem_free(r->table, sizeof(struct pt_table), IVM_PAGE_SIZE);
+	ivm_mem_free(r, sizeof(*r), _Alignof(struct pt_retired));
 }
 
 ivm_status pt_init(struct pagetable *pt, unsigned width)
@@ -179,7 +173,7 @@ static void free_subtree(struct pt_table *t, unsigned level)
 	if (level > 0) {
 		for (unsigned i = 0; i < PT_ENTRIES; i++) {
 			uint64_t e = ivm_load_relaxed(&t->entry[i]);
-			if ((e & PT_PRESENT) && (e & PT_TABLE))
+			if (entry_is_table(e))
 				free_subtree(entry_table(e), level - 1);
 		}
 	}
@@ -198,149 +192,74 @@ void pt_fini(struct pagetable *pt)
 	pt->cpu = NULL;
 }
 
-/* ---- the empty-table estimate ("When to sweep") ------------------------- */
+/* ---- when to sweep (top of the file) ------------------------------------- */
 
-static inline struct pt_cpu *this_cpu(const struct pagetable *pt)
-{
-	return &pt->cpu[ivm_current_cpu(pt->ncpu)];
-}
-
-/* An empty table was reused (its count left 0). */
-static inline void note_reused(struct pagetable *pt)
-{
-	ivm_estimate_add(&this_cpu(pt)->empty_delta, (uint64_t)-1);
-}
-
-/* A table emptied; true when this CPU should check the estimate now. */
-static inline bool note_emptied(struct pagetable *pt)
-{
-	struct pt_cpu *c = this_cpu(pt);
-	ivm_estimate_add(&c->empty_delta, 1);
-	return ivm_estimate_add(&c->emptied, 1) % PT_RECLAIM_CHECK_EVERY == 0;
-}
-
-static uint64_t delta_sum(const struct pagetable *pt)
+static uint64_t removed_sum(const struct pagetable *pt)
 {
 	uint64_t sum = 0;
 	for (unsigned i = 0; i < pt->ncpu; i++)
-		sum += ivm_load_relaxed(&pt->cpu[i].empty_delta);
+		sum += ivm_load_relaxed(&pt->cpu[i].removed);
 	return sum;
 }
 
 bool pt_reclaim_due(const struct pagetable *pt)
 {
-	int64_t empty = (int64_t)(ivm_load_relaxed(&pt->empty_base) +
-				  delta_sum(pt));
-	uint64_t all = ivm_load_relaxed(&pt->tables);
-	return empty >= (int64_t)PT_RECLAIM_MIN_EMPTY &&
-	       (uint64_t)empty * PT_RECLAIM_RATIO >= all;
+	uint64_t tables = ivm_load_relaxed(&pt->tables);
+	if (tables < PT_RECLAIM_MIN_TABLES)
+		return false;
+	uint64_t since = removed_sum(pt) - ivm_load_relaxed(&pt->removed_base);
+	return since >= tables * PT_RECLAIM_PAGES_PER_TABLE;
 }
 
-/*
- * Drop n uses/holds of the table behind *slot.  A table left with count 0
- * stays linked (lazy reclamation, above); it is counted as empty.
- */
-static bool slot_drop(struct pagetable *pt, _Atomic uint64_t *slot, uint64_t n)
+/* After removing `pages` pages: count them on this CPU's cell and, every
+ * PT_RECLAIM_CHECK_PAGES of them, sweep if one is due. */
+static void note_removed(struct pagetable *pt, uint64_t pages)
 {
-	if (!slot || n == 0)
-		return false; /* the root has no count */
-	uint64_t e = ivm_load_relaxed(slot);
-	do {
-		IVM_CHECK((e & PT_TABLE) && entry_count(e) >= n);
-		/* R2: release orders this writer's changes of the child's
-		 * entries before the count drop that pt_reclaim acquires
-		 * (A3) before it unlinks the table. */
-	} while (!ivm_cas_release(slot, &e, e - (n << PT_COUNT_SHIFT)));
-	return entry_count(e) == n && note_emptied(pt);
-}
+	struct pt_cpu *c = &pt->cpu[ivm_current_cpu(pt->ncpu)];
+	uint64_t before = ivm_load_relaxed(&c->removed);
 
-/* After removals: sweep when one of them says the estimate is due. */
-static void reclaim_if_due(struct pagetable *pt, bool check)
-{
-	if (ivm_unlikely(check) && pt_reclaim_due(pt))
+	ivm_estimate_add(&c->removed, pages);
+	if (ivm_unlikely((before ^ (before + pages)) >=
+			 PT_RECLAIM_CHECK_PAGES) && pt_reclaim_due(pt))
 		pt_reclaim(pt);
 }
 
 /*
- * Take a hold on table t through its entry *slot, if that entry still
- * points to t (protocol step 2).  False when it no longer does: t was
- * unlinked (or the slot reused), so the caller starts over.  The caller
- * is inside an RCU read-side section, so t's memory is still a table.
- */
-static bool slot_hold(struct pagetable *pt, _Atomic uint64_t *slot,
-		      const struct pt_table *t)
-{
-	/* A2: pairs with R1, like slot_enter's load. */
-	uint64_t e = ivm_load_acquire(slot);
-
-	for (;;) {
-		if ((e & (PT_PRESENT | PT_TABLE)) != (PT_PRESENT | PT_TABLE) ||
-		    entry_table(e) != t)
-			return false;
-		IVM_CHECK(entry_count(e) < PT_COUNT_MAX);
-		/* Acquire: pairs with R1 and R2, so we see the table as its
-		 * last writer left it.  A count of 0 is an empty table kept
-		 * for reuse: the CAS beats pt_reclaim's unlink (R3). */
-		if (ivm_cas_acq_rel(slot, &e, e + (1ull << PT_COUNT_SHIFT))) {
-			if (entry_count(e) == 0)
-				note_reused(pt);
-			return true;
-		}
-	}
-}
-
-/* Add n uses to the table behind *slot (the caller holds it). */
-static void slot_add(struct pagetable *pt, _Atomic uint64_t *slot, uint64_t n)
-{
-	if (!slot || n == 0)
-		return;
-	uint64_t e = ivm_load_relaxed(slot);
-	do {
-		IVM_CHECK((e & PT_TABLE) && entry_count(e) + n <= PT_COUNT_MAX);
-		/* Relaxed is enough: our hold keeps the count above 0, so no
-		 * reclaim can act on this entry meanwhile. */
-	} while (!ivm_cas_relaxed(slot, &e, e + (n << PT_COUNT_SHIFT)));
-}
-
-/*
- * Enter the table behind *slot taking one hold, creating it if the slot is
- * empty.  Returns NULL with *status IN_USE if the slot holds a leaf or a
- * marker, INSUFFICIENT_RESOURCES if no memory.
+ * The table behind *slot, creating it if the slot is empty.  Returns NULL
+ * with *status IN_USE if the slot holds a leaf or a marker,
+ * INSUFFICIENT_RESOURCES if no memory, or AGAIN (*status SUCCESS) if the
+ * slot is PT_DEAD: the table holding it is being sealed, start again.
+ * Context: inside a read-side section.
  */
 static struct pt_table *slot_enter(struct pagetable *pt, _Atomic uint64_t *slot,
-				   bool *created, ivm_status *status)
+				   ivm_status *status)
 {
 	struct pt_table *fresh = NULL;
 	/* A2: pairs with R1 (a table published by another writer). */
 	uint64_t e = ivm_load_acquire(slot);
 
+	*status = IVM_STATUS_SUCCESS;
 	for (;;) {
-		if (e == 0) {
-			if (!fresh && !(fresh = table_alloc(pt))) {
-				*status = IVM_STATUS_INSUFFICIENT_RESOURCES;
-				return NULL;
-			}
-			uint64_t desired = (uint64_t)(uintptr_t)fresh | PT_PRESENT |
-					   PT_TABLE | (1ull << PT_COUNT_SHIFT);
-			/* R1: the zeroed table is visible before its address;
-			 * pairs with A1 (readers) and A2 (writers). */
-			if (ivm_cas_acq_rel(slot, &e, desired)) {
-				*created = true;
-				return fresh;
-			}
-			continue; /* e now holds the winner's entry */
-		}
-		if (!(e & PT_TABLE)) {
+		if (entry_is_table(e)) {
 			table_free_unseen(pt, fresh);
-			*status = IVM_STATUS_IN_USE;
-			return NULL;
-		}
-		if (slot_hold(pt, slot, entry_table(e))) {
-			table_free_unseen(pt, fresh);
-			*created = false;
 			return entry_table(e);
 		}
-		e = ivm_load_acquire(slot); /* A2, again: it changed */
+		if (e != 0) {
+			table_free_unseen(pt, fresh);
+			if (e != PT_DEAD)
+				*status = IVM_STATUS_IN_USE;
+			return NULL;
+		}
+		if (!fresh && !(fresh = table_alloc(pt))) {
+			*status = IVM_STATUS_INSUFFICIENT_RESOURCES;
+			return NULL;
+		}
+		uint64_t desired = (uint64_t)(uintptr_t)fresh | PT_PRESENT | PT_TABLE;
+		/* R1: the zeroed table is visible before its address; pairs
+		 * with A1 (readers) and A2 (writers).  Acquire on failure:
+		 * e then holds the winner's table, which we enter. */
+		if (ivm_cas_acq_rel(slot, &e, desired))
+			return fresh;
 	}
 }
 
@@ -383,50 +302,27 @@ static unsigned leaf_level_for(const struct pagetable *pt,
 /*
  * Install one run of leaves, all in one table at one level.  Returns the
  * number of pages installed in *done; status non-SUCCESS stops the caller.
+ * *again: the run met a table being sealed before installing anything;
+ * the caller runs it again (from the root).
  */
 static ivm_status install_run(struct pagetable *pt, ivm_la base,
 			      uint64_t index, uint64_t pages,
 			      const struct pt_source *src, bool expect_marker,
-			      uint64_t *done)
+			      uint64_t *done, bool *again)
 {
 	ivm_la la = base + (index << IVM_PAGE_SHIFT);
 	unsigned target = leaf_level_for(pt, src, la, index, pages);
 	uint64_t span = pt_level_size(target) >> IVM_PAGE_SHIFT;
-	struct pt_path path;
-	struct pt_table *t;
-	unsigned level;
+	struct pt_table *t = pt->root;
+	unsigned level = pt->levels - 1;
 	ivm_status status = IVM_STATUS_SUCCESS;
 
 	*done = 0;
-	/* Protocol steps 1 and 2: walk down the existing tables, then hold
-	 * the deepest one reached.  Markers pin their tables, so a
-	 * reservation's maps need no holds (invariant 2). */
-	for (;;) {
-		t = pt->root;
-		level = pt->levels - 1;
-		path.slot[level] = NULL;
-		path.table[level] = t;
-		ivm_rcu_read_lock();
-		while (level > target) {
-			_Atomic uint64_t *slot = &t->entry[pt_index(la, level)];
-			/* A2: pairs with R1. */
-			uint64_t e = ivm_load_acquire(slot);
-			if ((e & (PT_PRESENT | PT_TABLE)) != (PT_PRESENT | PT_TABLE))
-				break;
-			t = entry_table(e);
-			level--;
-			path.slot[level] = slot;
-			path.table[level] = t;
-		}
-		bool held = expect_marker || !path.slot[level] ||
-			    slot_hold(pt, path.slot[level], t);
-		ivm_rcu_read_unlock();
-		if (held)
-			break;
-		/* t was unlinked under us: start again from the root. */
-	}
-
-	/* Step 3: descend by holds, creating tables where needed. */
+	*again = false;
+	/* Every table on the way stays allocated until we leave
+	 * (invariant 2); markers pin their tables (invariant 3), so a
+	 * reservation's maps never create one. */
+	ivm_rcu_read_lock();
 	while (level > target) {
 		_Atomic uint64_t *slot = &t->entry[pt_index(la, level)];
 		struct pt_table *child;
@@ -434,22 +330,18 @@ static ivm_status install_run(struct pagetable *pt, ivm_la base,
 		if (expect_marker) {
 			/* A2: pairs with R1. */
 			uint64_t e = ivm_load_acquire(slot);
-			if (!(e & PT_TABLE))
-				return IVM_STATUS_IN_USE;
-			child = entry_table(e);
+			child = entry_is_table(e) ? entry_table(e) : NULL;
+			status = IVM_STATUS_IN_USE;
 		} else {
-			bool created = false;
-			child = slot_enter(pt, slot, &created, &status);
-			if (!child) {
-				slot_drop(pt, path.slot[level], 1);
-				return status;
-			}
-			if (!created)
-				slot_drop(pt, path.slot[level], 1);
+			child = slot_enter(pt, slot, &status);
 		}
+		if (!child) {
+			ivm_rcu_read_unlock();
+			*again = status == IVM_STATUS_SUCCESS;
+			return status;
+		}
+		status = IVM_STATUS_SUCCESS;
 		level--;
-		path.slot[level] = slot;
-		path.table[level] = child;
 		t = child;
 	}
 
@@ -464,6 +356,13 @@ static ivm_status install_run(struct pagetable *pt, ivm_la base,
 		uint64_t v = leaf_value(src, index, pages, level);
 		/* R1: publishes the leaf; pairs with A1. */
 		if (!ivm_cas_release(&t->entry[i], &expect, v)) {
+			if (expect == PT_DEAD && installed == 0) {
+				*again = true; /* sealed: start again */
+				break;
+			}
+			/* (After our first leaf the table cannot be sealed,
+			 * and a failed seal restores its entries top down
+			 * (reclaim_table), so PT_DEAD is not seen here.) */
 			status = IVM_STATUS_IN_USE;
 			break;
 		}
@@ -471,14 +370,8 @@ static ivm_status install_run(struct pagetable *pt, ivm_la base,
 		i++;
 		index += span;
 	}
+	ivm_rcu_read_unlock();
 	*done = installed * span;
-
-	if (!expect_marker) {
-		if (installed > 0)
-			slot_add(pt, path.slot[level], installed - 1);
-		else
-			slot_drop(pt, path.slot[level], 1);
-	}
 	return status;
 }
 
@@ -486,12 +379,22 @@ static ivm_status install_once(struct pagetable *pt, ivm_la la, uint64_t pages,
 				const struct pt_source *src, bool expect_marker)
 {
 	uint64_t index = 0;
+	unsigned retries = 0;
 
 	while (index < pages) {
 		uint64_t done;
+		bool again;
 		ivm_status status = install_run(pt, la, index, pages, src,
-						expect_marker, &done);
+						expect_marker, &done, &again);
 		index += done;
+		if (again) {
+			/* A table on the path is being sealed: it is unlinked
+			 * within a few microseconds, unless the sweep was
+			 * preempted; then let it run. */
+			if (++retries % PT_SPINS_BEFORE_YIELD == 0)
+				sched_yield();
+			continue;
+		}
 		if (status != IVM_STATUS_SUCCESS) {
 			if (index > 0)
 				pt_remove(pt, la, index, expect_marker);
@@ -509,8 +412,7 @@ ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
 	/* An empty table kept for reuse occupies the slot a large leaf
 	 * wants: tables are a cache, never a reason to refuse a map, so
 	 * reclaim them and try once more. */
-	if (status == IVM_STATUS_IN_USE && !expect_marker &&
-	    pt_empty_count(pt) > 0 && pt_reclaim(pt) > 0)
+	if (status == IVM_STATUS_IN_USE && !expect_marker && pt_reclaim(pt) > 0)
 		status = install_once(pt, la, pages, src, expect_marker);
 	return status;
 }
@@ -546,8 +448,9 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
 {
 	ivm_la end = la + (pages << IVM_PAGE_SHIFT); /* may be 2^width, not 0 */
 	ivm_la cur = la;
-	bool check = false;
 
+	/* No read-side section needed: the leaves are the caller's, and they
+	 * keep every table on their path linked (invariant 3). */
 	while (cur != end) {
 		struct pt_path path;
 		unsigned level;
@@ -555,7 +458,6 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
 		struct pt_table *t = path.table[level];
 		uint64_t size = pt_level_size(level);
 		unsigned i = pt_index(cur, level);
-		uint64_t cleared = 0;
 
 		while (i < PT_ENTRIES && cur != end) {
 			uint64_t e = ivm_load_relaxed(&t->entry[i]);
@@ -567,15 +469,13 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
 			 * orders the clear before a later re-install by
 			 * another writer that acquires the entry. */
 			ivm_store_release(&t->entry[i], to_marker ? PT_MARKER : 0);
-			cleared++;
 			i++;
 			cur += size;
 		}
 		(void)slot;
-		if (!to_marker)
-			check |= slot_drop(pt, path.slot[level], cleared);
 	}
-	reclaim_if_due(pt, check);
+	if (!to_marker)
+		note_removed(pt, pages);
 }
 
 bool pt_take_single(struct pagetable *pt, ivm_la la, uint64_t pages,
@@ -583,7 +483,7 @@ bool pt_take_single(struct pagetable *pt, ivm_la la, uint64_t pages,
 {
 	struct pt_path path;
 	unsigned level;
-	bool taken = false, check = false;
+	bool taken = false;
 
 	/* A read-side section: the walk may meet a table being unlinked (if
 	 * the leaf is not ours after all). */
@@ -599,15 +499,12 @@ bool pt_take_single(struct pagetable *pt, ivm_la la, uint64_t pages,
 		/* A4: one CAS owns and clears the mapping; losing means
 		 * another unmap owns it (or it changed). */
 		taken = ivm_cas_acq_rel(slot, &e, 0);
-		if (taken) {
+		if (taken)
 			*kind_out = pt_leaf_kind(e);
-			/* Our leaf was a use of its table, so the table is
-			 * still linked here. */
-			check = slot_drop(pt, path.slot[level], 1);
-		}
 	}
 	ivm_rcu_read_unlock();
-	reclaim_if_due(pt, check);
+	if (taken)
+		note_removed(pt, pages);
 	return taken;
 }
 
@@ -625,7 +522,7 @@ bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages)
 		uint64_t e = ivm_load_acquire(slot);
 		uint64_t size = pt_level_size(level);
 
-		if (e != 0) {
+		if (e != 0 && e != PT_DEAD) { /* PT_DEAD: a sealed table, empty */
 			empty = false;
 			break;
 		}
@@ -762,35 +659,80 @@ bool pt_claim_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
 	return walk_whole(pt, la, pages, kind_mask, true, visit, ctx);
 }
 
+/* True when every entry of t is 0.  Acquire loads: pair with R1 (a
+ * writer's CAS from 0), so a sweep that sees 0 everywhere and then seals
+ * is ordered after every write it did not see (the seal's CAS then fails
+ * on any entry written meanwhile). */
+static bool table_all_zero(const struct pt_table *t)
+{
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		if (ivm_load_acquire((_Atomic uint64_t *)&t->entry[i]) != 0)
+			return false;
+	return true;
+}
+
 /*
- * Unlink and retire the empty tables below t (post-order, so a parent
- * emptied by its children's removal goes in the same sweep).  t_slot is
- * t's entry in its parent (NULL for the root).  Returns tables retired.
+ * Seal, unlink and retire child, an empty-looking table behind *slot (top
+ * of the file, steps 1-3).  e is the entry read from *slot.  Returns true
+ * when the table was retired.
+ */
+static bool reclaim_table(struct pagetable *pt, _Atomic uint64_t *slot,
+			  uint64_t e, struct pt_table *child)
+{
+	struct pt_retired *r = ivm_mem_zalloc(sizeof(*r), _Alignof(struct pt_retired));
+	unsigned i;
+
+	if (!r)
+		return false; /* no record: the table stays linked */
+	for (i = 0; i < PT_ENTRIES; i++) {
+		uint64_t expect = 0;
+		/* R3: seals the entry; a writer's CAS from 0 on it fails from
+		 * now on.  Acquire on failure: we saw a writer's entry. */
+		if (!ivm_cas_acq_rel(&child->entry[i], &expect, PT_DEAD))
+			break;
+	}
+	if (i < PT_ENTRIES) {
+		/* A writer got in first: unseal, top down, so that a writer
+		 * whose CAS succeeds on an entry never meets PT_DEAD above it
+		 * in the same run (install_run). */
+		while (i-- > 0)
+			ivm_store_release(&child->entry[i], 0);
+		ivm_mem_free(r, sizeof(*r), _Alignof(struct pt_retired));
+		return false;
+	}
+	/* Sealed: unlink.  Nobody else writes *slot now: writers only CAS
+	 * from 0, and a racing sweep cannot have sealed the table too (its
+	 * first CAS fails on entry 0).  R4: release orders the seal before
+	 * the unlink; pairs with A2 of a writer that finds the slot empty and
+	 * installs a fresh table. */
+	IVM_CHECK(ivm_load_relaxed(slot) == e);
+	ivm_store_release(slot, 0);
+	r->table = child;
+	ivm_fetch_sub_relaxed(&pt->tables, 1);
+	ivm_rcu_call(&r->head, table_free_rcu);
+	return true;
+}
+
+/*
+ * Retire the empty tables below t (post-order, so a parent emptied by
+ * its children's removal goes in the same sweep).  Returns tables retired.
  */
 static uint64_t reclaim_below(struct pagetable *pt, struct pt_table *t,
-			      _Atomic uint64_t *t_slot, unsigned level)
+			      unsigned level)
 {
 	uint64_t retired = 0;
 
 	for (unsigned i = 0; i < PT_ENTRIES; i++) {
 		_Atomic uint64_t *slot = &t->entry[i];
-		/* A3: pairs with R2 (the drop that emptied the child) and R1. */
+		/* A3: pairs with R1 (the table's publication). */
 		uint64_t e = ivm_load_acquire(slot);
-		if (!(e & PT_PRESENT) || !(e & PT_TABLE))
+		if (!entry_is_table(e))
 			continue;
 		struct pt_table *child = entry_table(e);
 		if (level > 1)
-			retired += reclaim_below(pt, child, slot, level - 1);
-		e = ivm_load_acquire(slot); /* A3, again: children may have gone */
-		if (!(e & PT_TABLE) || entry_count(e) != 0 || entry_table(e) != child)
-			continue;
-		/* R3: unlinks only if no writer took a hold since the load;
-		 * pairs with A2 of a writer who then finds the entry empty. */
-		if (!ivm_cas_acq_rel(slot, &e, 0))
-			continue;
-		table_retire(pt, child);
-		retired++;
-		slot_drop(pt, t_slot, 1);
+			retired += reclaim_below(pt, child, level - 1);
+		if (table_all_zero(child) && reclaim_table(pt, slot, e, child))
+			retired++;
 	}
 	return retired;
 }
@@ -799,39 +741,43 @@ uint64_t pt_reclaim(struct pagetable *pt)
 {
 	if (pt->levels < 2)
 		return 0;
+	uint64_t removed = removed_sum(pt);
 	/* Another sweep may unlink a table this one is walking. */
 	ivm_rcu_read_lock();
-	uint64_t retired = reclaim_below(pt, pt->root, NULL, pt->levels - 1);
+	uint64_t retired = reclaim_below(pt, pt->root, pt->levels - 1);
 	ivm_rcu_read_unlock();
-	/* The sweep left (about) no empty table: restart the estimate at 0.
-	 * Updates racing with this line only skew it a little. */
-	ivm_store_relaxed(&pt->empty_base, (uint64_t)0 - delta_sum(pt));
+	/* Start counting removed pages again (pt_reclaim_due). */
+	ivm_store_relaxed(&pt->removed_base, removed);
 	return retired;
 }
 
-static void tally_below(const struct pt_table *t, unsigned level,
+/* Tally the tables below t; returns true when t has no entry. */
+static bool tally_below(const struct pt_table *t, unsigned level,
 			struct pt_tally *out)
 {
+	bool empty = true;
+
 	for (unsigned i = 0; i < PT_ENTRIES; i++) {
 		/* A1: pairs with R1, as in pt_lookup. */
 		uint64_t e = ivm_load_acquire((_Atomic uint64_t *)&t->entry[i]);
+		empty &= e == 0 || e == PT_DEAD;
 		if (!(e & PT_PRESENT))
 			continue;
 		if (e & PT_TABLE) {
-			if (entry_count(e) == 0)
+			if (tally_below(entry_table(e), level - 1, out))
 				out->empty_tables++;
-			tally_below(entry_table(e), level - 1, out);
 		} else if (pt_leaf_kind(e) != PT_KIND_REGION) {
 			out->pages += pt_level_size(level) >> IVM_PAGE_SHIFT;
 			out->mappings += (e & PT_FIRST) != 0;
 		}
 	}
+	return empty;
 }
 
 void pt_tally(const struct pagetable *pt, struct pt_tally *out)
 {
 	memset(out, 0, sizeof(*out));
 	ivm_rcu_read_lock(); /* tables unlinked meanwhile stay readable */
-	tally_below(pt->root, pt->levels - 1, out);
+	(void)tally_below(pt->root, pt->levels - 1, out);
 	ivm_rcu_read_unlock();
 }

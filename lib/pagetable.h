@@ -10,19 +10,20 @@
  * allow.
  *
  * Entry format (64 bits; 0 means empty):
- *   table entry:  [63:12] next table address | [11:2] count | TABLE | PRESENT
+ *   table entry:  [63:12] next table address | TABLE | PRESENT
  *   leaf entry:   [63:12] physical frame | DYING[10] | KIND[8:6] | LAST |
  *                 FIRST | WRITE | READ | PRESENT
  *   marker:       PT_MARKER (not present): a slot set aside by a
  *                 reservation; translates as unmapped, refuses plain maps.
+ *   dead:         PT_DEAD (not present): every entry of a table being
+ *                 sealed for reclamation; translates as unmapped, makes a
+ *                 writer start again from the root.
  *
- * count (table entries only) = non-empty entries of the child table +
- * holds taken by writers working inside it.  A table whose count drops to
- * 0 stays linked for reuse until pt_reclaim unlinks it (one CAS) and
- * retires it through RCU; see pagetable.c for the protocol.  A map into an
- * existing leaf table writes two words (that table's entry in its parent,
- * and the leaf); upper levels, which every translate reads, are written
- * only when a table is created or unlinked.
+ * A table left empty stays linked for reuse until pt_reclaim seals it
+ * (every entry 0 -> PT_DEAD by CAS), unlinks it and retires it through
+ * RCU; see pagetable.c for the protocol.  A map into an existing leaf
+ * table writes one word, the leaf, by one CAS; upper levels, which every
+ * translate reads, are written only when a table is created or unlinked.
  */
 #ifndef IVM_PAGETABLE_H
 #define IVM_PAGETABLE_H
@@ -48,13 +49,12 @@
 #define PT_KIND_SHIFT 6
 #define PT_KIND_MASK (7ull << PT_KIND_SHIFT)
 #define PT_ADDR_MASK (~0xfffull)
-#define PT_COUNT_SHIFT 2
-#define PT_COUNT_MASK (0x3ffull << PT_COUNT_SHIFT)
-#define PT_COUNT_MAX 0x3ffull
 /* Not present, not a table, non-zero: a reserved, unmapped slot. */
 #define PT_MARKER    (1ull << 9)
 /* On a mapping's first leaf: an unmap owns the mapping (pt_claim_whole). */
 #define PT_DYING     (1ull << 10)
+/* Not present, not a marker: an entry of a table being sealed. */
+#define PT_DEAD      (1ull << 11)
 
 /* Which family of calls made a leaf (and may remove it). */
 enum pt_kind {
@@ -87,14 +87,12 @@ struct pt_table {
 };
 
 /*
- * One CPU's share of the empty-table estimate (pagetable.c, "When to
- * sweep").  Written with ivm_estimate_add by threads running on that CPU,
- * so a map/unmap cycle touches no cache line shared with other CPUs.
+ * One CPU's count of pages removed (pagetable.c, "When to sweep").
+ * Written with ivm_estimate_add by threads running on that CPU, so a
+ * map/unmap cycle touches no cache line shared with other CPUs.
  */
 struct pt_cpu {
-	_Atomic uint64_t empty_delta; /* tables emptied - empty tables reused
-				         here (mod 2^64) */
-	_Atomic uint64_t emptied;     /* tables emptied here (check ticks) */
+	_Atomic uint64_t removed;
 } __attribute__((aligned(64)));
 
 struct pagetable {
@@ -109,20 +107,18 @@ struct pagetable {
 	 * writer). */
 	_Alignas(64) _Atomic uint64_t tables; /* tables allocated, root
 					         included (stats) */
-	_Atomic uint64_t empty_base; /* estimate of empty tables = empty_base
-				        + sum of cpu[].empty_delta (mod 2^64);
-				        reset by each sweep */
+	_Atomic uint64_t removed_base; /* sum of cpu[].removed at the last
+					  sweep */
 };
 
-/* Unmaps sweep empty tables once the estimate says there are at least
- * PT_RECLAIM_MIN_EMPTY of them and they are at least 1/PT_RECLAIM_RATIO
- * of all tables: a sweep reads every table once, so this bounds its cost
- * to PT_RECLAIM_RATIO * 512 entry loads per table it frees.  The estimate
- * is summed over the CPUs once every PT_RECLAIM_CHECK_EVERY tables a CPU
- * empties. */
-#define PT_RECLAIM_MIN_EMPTY 64u
-#define PT_RECLAIM_RATIO 4u
-#define PT_RECLAIM_CHECK_EVERY 16u
+/* Unmaps sweep the table once it has at least PT_RECLAIM_MIN_TABLES
+ * tables and PT_RECLAIM_PAGES_PER_TABLE pages per table were removed since
+ * the last sweep (a sweep then costs at most 512 / 128 = 4 entry loads per
+ * page removed).  A CPU sums the per-CPU counts each time its own count
+ * crosses a multiple of PT_RECLAIM_CHECK_PAGES (a power of two). */
+#define PT_RECLAIM_MIN_TABLES 64u
+#define PT_RECLAIM_PAGES_PER_TABLE 128u
+#define PT_RECLAIM_CHECK_PAGES 1024u
 
 /* Where the physical addresses of a range of leaves come from. */
 struct pt_source {
@@ -279,7 +275,7 @@ bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages);
  */
 uint64_t pt_reclaim(struct pagetable *pt);
 
-/* Whether the estimate of empty tables calls for a sweep. */
+/* Whether unmaps have removed enough pages since the last sweep. */
 bool pt_reclaim_due(const struct pagetable *pt);
 
 /* What a walk over every table counts (pt_tally). */

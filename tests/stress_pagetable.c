@@ -227,9 +227,13 @@ IVM_TEST(disjoint_churn_with_readers)
 		wa[i].w = i;
 		pthread_create(&wt[i], NULL, churn_writer, &wa[i]);
 	}
+	/* Meanwhile sweep: tables the writers empty are sealed and retired
+	 * while they map into them (pagetable.c, reclamation). */
 	double end = now() + stress_seconds;
-	while (now() < end)
-		nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+	while (now() < end) {
+		CHECK_STATUS(ivm_domain_trim(c.d), IVM_STATUS_SUCCESS);
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
 	atomic_store(&c.stop, true);
 	for (unsigned i = 0; i < WRITERS; i++)
 		pthread_join(wt[i], NULL);
@@ -533,6 +537,112 @@ IVM_TEST(reclaim_while_reader_holds_rcu)
 	CHECK_EQ_U64(h.seen_nonzero_after, 0);
 	ivm_rcu_synchronize();
 	pt_fini(&pt);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sweeps racing maps into the tables they seal                          */
+/* ------------------------------------------------------------------ */
+
+#define SEAL_WRITERS 2
+
+struct seal_race {
+	struct ivm_domain *d;
+	_Atomic bool stop;
+	_Atomic uint64_t cycles, sweeps, retired, errors;
+};
+
+struct seal_writer_arg {
+	struct seal_race *r;
+	unsigned w;
+};
+
+/* Map one page alone in its own 1 GiB (so its leaf table and the tables
+ * above it empty on every unmap), check it translates, unmap it. */
+static void *seal_writer(void *p)
+{
+	struct seal_writer_arg *a = p;
+	struct seal_race *r = a->r;
+	uint64_t rng = stress_seed + a->w * 104729;
+
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		ivm_la la = ((uint64_t)(a->w + 1) << 30) +
+			    (rng_next(&rng) % 4) * 2 * MiB;
+		struct ivm_phys phys = { .type = IVM_PHYS_CONTIGUOUS };
+		phys.contiguous.base = PA_TAG | la;
+		phys.contiguous.size = PAGE;
+		ivm_la out;
+		uint64_t pa = 0;
+		if (ivm_map_logical_range_ex(r->d, IVM_PERM_READ, &phys, &la,
+					     NULL, NULL, &out) != IVM_STATUS_SUCCESS ||
+		    ivm_translate(r->d, la, &pa, NULL) != IVM_STATUS_SUCCESS ||
+		    pa != (PA_TAG | la) ||
+		    ivm_unmap_logical_range(r->d, la, 1) != IVM_STATUS_SUCCESS)
+			atomic_fetch_add(&r->errors, 1);
+		atomic_fetch_add_explicit(&r->cycles, 1, memory_order_relaxed);
+		ivm_quiescent();
+	}
+	return NULL;
+}
+
+static void *seal_sweeper(void *p)
+{
+	struct seal_race *r = p;
+	struct ivm_domain_stats before, after;
+
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		if (ivm_domain_get_stats(r->d, &before) != IVM_STATUS_SUCCESS ||
+		    ivm_domain_trim(r->d) != IVM_STATUS_SUCCESS ||
+		    ivm_domain_get_stats(r->d, &after) != IVM_STATUS_SUCCESS)
+			atomic_fetch_add(&r->errors, 1);
+		atomic_fetch_add_explicit(&r->sweeps, 1, memory_order_relaxed);
+		if (after.pt_tables < before.pt_tables)
+			atomic_fetch_add_explicit(&r->retired, 1,
+						  memory_order_relaxed);
+		ivm_quiescent();
+	}
+	ivm_thread_unregister();
+	return NULL;
+}
+
+IVM_TEST(sweeps_race_maps_into_sealed_tables)
+{
+	static struct seal_race r;
+	struct ivm_domain_config cfg = { 0 };
+	pthread_t wt[SEAL_WRITERS], st;
+	struct seal_writer_arg wa[SEAL_WRITERS];
+
+	CHECK_STATUS(ivm_domain_create(&cfg, &r.d), IVM_STATUS_SUCCESS);
+	pthread_create(&st, NULL, seal_sweeper, &r);
+	for (unsigned i = 0; i < SEAL_WRITERS; i++) {
+		wa[i].r = &r;
+		wa[i].w = i;
+		pthread_create(&wt[i], NULL, seal_writer, &wa[i]);
+	}
+	nanosleep(&(struct timespec){
+			  .tv_sec = (time_t)stress_seconds,
+			  .tv_nsec = (long)((stress_seconds - (double)(time_t)stress_seconds) * 1e9) },
+		  NULL);
+	atomic_store(&r.stop, true);
+	for (unsigned i = 0; i < SEAL_WRITERS; i++)
+		pthread_join(wt[i], NULL);
+	pthread_join(st, NULL);
+
+	CHECK_EQ_U64(atomic_load(&r.errors), 0);
+	CHECK(atomic_load(&r.cycles) > 0);
+	/* The race was real: sweeps retired tables the writers then had to
+	 * create again. */
+	CHECK(atomic_load(&r.retired) > 0);
+	struct ivm_domain_stats s;
+	CHECK_STATUS(ivm_domain_get_stats(r.d, &s), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(s.mappings, 0);
+	CHECK_STATUS(ivm_domain_trim(r.d), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_domain_get_stats(r.d, &s), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(s.pt_tables, 1);
+	printf("  %" PRIu64 " map/translate/unmap cycles, %" PRIu64
+	       " sweeps (%" PRIu64 " retired tables)\n",
+	       atomic_load(&r.cycles), atomic_load(&r.sweeps),
+	       atomic_load(&r.retired));
+	ivm_domain_destroy(&r.d);
 }
 
 int main(int argc, char **argv)
