@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_rseq.c - white-box unit tests of the per-CPU restartable sequences
- * (lib/rseq.h):
+ * (lib/rseq.h) and of their use by the IOVA cache:
  *
  *   - ivm_rseq_usable() gives the answer the platform calls for, computed
  *     here independently (x86-64, not TSan, glibc registered an rseq area,
- *     the kernel offers the RSEQ membarrier);
+ *     the kernel offers the RSEQ membarrier), and an IOVA cache uses the
+ *     rseq hit path exactly then; its hits then ran a section of ours;
  *   - push, pop and the CPU-bound store on a per-CPU array of this test's
  *     own, on the CPU the thread is pinned to: depths, the pop count in
  *     the state word, capacity, NULL stacks, the lock word (BUSY), CPU
@@ -37,6 +38,7 @@
 
 #include "check.h"
 #include "cpu.h"
+#include "iova.h"
 #include "ivm_config.h"
 #include "rseq.h"
 
@@ -63,6 +65,44 @@ IVM_TEST(usable_matches_the_platform)
 	       want ? "expected" : "not expected");
 	CHECK(ivm_rseq_usable() == want);
 	CHECK(ivm_rseq_usable() == want); /* decided once */
+}
+
+IVM_TEST(iova_cache_uses_rseq_exactly_when_usable)
+{
+	struct ivm_iova io, off;
+
+	CHECK_STATUS(iova_init(&io, 24, true), IVM_STATUS_SUCCESS);
+	CHECK(iova_uses_rseq(&io) == platform_has_rseq());
+	CHECK_STATUS(iova_init(&off, 24, false), IVM_STATUS_SUCCESS);
+	CHECK(!iova_uses_rseq(&off)); /* no cache, no path */
+	iova_fini(&off);
+	if (!iova_uses_rseq(&io)) {
+		printf("     (locked path: nothing more to prove)\n");
+		iova_fini(&io);
+		return;
+	}
+	/* Prove that a hit ran one of our sections: right after it, the
+	 * thread's rseq_cs still points at its descriptor unless the thread
+	 * was preempted in between (the kernel clears it then); try again
+	 * until seen. */
+	uint64_t page = 0, hits = 0;
+	bool seen = false;
+	CHECK_STATUS(iova_alloc(&io, 0, 0, UINT64_MAX, &page),
+		     IVM_STATUS_SUCCESS); /* a miss */
+	iova_free(&io, page, 0);
+	for (int i = 0; i < 1000 && !seen; i++) {
+		CHECK_STATUS(iova_alloc(&io, 0, 0, UINT64_MAX, &page),
+			     IVM_STATUS_SUCCESS);
+		seen = ivm_rseq_last_section_is_ours();
+		iova_free(&io, page, 0);
+		hits++;
+	}
+	CHECK(seen);
+	struct iova_stats s;
+	iova_get_stats(&io, &s);
+	CHECK(s.hits >= 1 && s.hits <= hits); /* a migration may miss */
+	CHECK(iova_check(&io));
+	iova_fini(&io);
 }
 
 /* ---- a per-CPU array of our own -------------------------------------------- */
