@@ -7,8 +7,10 @@
  * keeps the current CPU number up to date; reading it is one load (~0.4 ns
  * here) where sched_getcpu() is a call (~2.6 ns).  The value can be stale
  * by the time it is used (the thread may migrate right after), so every
- * per-CPU structure indexed by it still takes that CPU slot's own lock:
- * a stale index costs a cache miss, never correctness.
+ * per-CPU structure indexed by it outside a restartable sequence still
+ * takes that CPU slot's own lock: a stale index costs a cache miss, never
+ * correctness.  (The magazine cache's hit path reads the CPU number inside
+ * a restartable sequence instead, where it cannot be stale: rseq.h.)
  */
 #ifndef IVM_CPU_H
 #define IVM_CPU_H

@@ -8,18 +8,40 @@
  * shape Linux gave it for IOVAs (drivers/iommu/iova.c, since 4.7): per CPU
  * and per power-of-two size class a `loaded` and a `prev` magazine, each a
  * stack of up to IOVA_MAG_SIZE free blocks; behind them a depot of full
- * magazines per class; behind the depot the range allocator.
+ * magazines per class; behind the depot the range allocator.  The hit
+ * path is a restartable sequence (rseq.h), as in tcmalloc's per-CPU
+ * caches, instead of Linux's per-CPU spinlock.
  *
  * Departures:
  *  - Static magazine size: 126 blocks, so that a magazine with its link
  *    and count is 1 KiB (Linux: 127 with a union; Bonwick & Adams grow it
  *    under contention).  Measured: docs/design.md, docs/BENCHMARKS.md.
- *  - "Per CPU" is the CPU the calling thread runs on, read from glibc's
- *    rseq area (one load, ~0.4 ns here; sched_getcpu() is a call, ~2.6
- *    ns).  A user thread can be preempted or migrated at any instruction,
- *    so each CPU's slot has its own lock (Linux takes a spinlock there
- *    too).  A thread that migrates after reading its CPU number simply
- *    uses the slot of the CPU it ran on: correct, one remote cache line.
+ *  - "Per CPU" is the CPU the calling thread runs on, as the kernel keeps
+ *    it in glibc's rseq area.  A user thread can be preempted or migrated
+ *    at any instruction, which Linux excludes by disabling preemption and
+ *    we cannot.  Two paths (chosen once per cache, at iova_init):
+ *      rseq (x86-64 with glibc's rseq area and membarrier's RSEQ fence,
+ *        not ThreadSanitizer): a hit is one restartable sequence that
+ *        reads the CPU number, checks the slot's lock word, and pushes on
+ *        or pops off loaded, committing with one store.  Preemption,
+ *        migration or a signal inside it restarts it.
+ *      locked (every other build, and TSan, which cannot see into asm):
+ *        a hit takes the slot's lock (test-and-test-and-set), as before.
+ *    Everything that is not a hit (the "miss paths" below) takes the slot
+ *    lock in both.
+ *  - loaded and prev are not two pointers but a pair of stacks and an
+ *    index, stack[cur] and stack[cur ^ 1] (struct ivm_rseq_stack_pair):
+ *    a hit touches only loaded, so a miss path may refill, empty or
+ *    replace prev without excluding hits, and then makes it loaded with
+ *    one store of cur, done on the slot's own CPU (see "Why the rseq path
+ *    is safe" below).  A miss path never touches loaded.  Where Bonwick
+ *    swaps the two and then pops or pushes on loaded, we pop or push on
+ *    prev and then swap: the same states, in the other order.
+ *  - A magazine's depth lives in its slot (the pair's state word) while it
+ *    is loaded or prev, and in the magazine (size) elsewhere; the state
+ *    word also counts the pops committed on it, so the hit counter costs
+ *    the hit path nothing: the commit store adds 0xffff (depth - 1, pops
+ *    + 1) where it would subtract 1.
  *  - Magazines are allocated lazily (a NULL magazine counts as empty), so
  *    a domain costs one slot array until it is used, and iova_trim can
  *    free every magazine.  Empty magazines are kept on a bounded spare
@@ -47,26 +69,57 @@
  *    or a claim meets IN_USE while blocks are cached, since a cached block
  *    looks used to the range allocator), every magazine of every CPU and
  *    the depot are emptied into the range allocator and the call is
- *    retried once.
+ *    retried once.  Emptying another CPU's loaded magazine takes that
+ *    slot's lock and then fences the CPU (ivm_rseq_fence_cpu: a
+ *    membarrier IPI that restarts a hit in flight there).
  *
- * Cost of the hit path (alloc or free served by the CPU's loaded or prev
- * magazine): one rseq load, one uncontended compare-and-swap on the CPU's
- * slot lock (the only atomic read-modify-write; ~8 ns on this project's
- * Xeon VM, ~2.3 ns on the EPYC), a magazine push or pop, two relaxed
- * counter updates on the slot's own cache line, and a store-release to
- * unlock.  No global lock, no shared cache line: the slot is written only
- * by threads running on (or just migrated off) its CPU.
+ * Cost of the hit path (rseq path: alloc or free served by the CPU's
+ * loaded magazine): after the bypass checks, a `lea` and a store that
+ * publish the section's descriptor; in the section, a load of the CPU
+ * number and its bound check, a shift and an add to find the slot, a load
+ * and test of its lock word, loads of cur and of the state word, a test of
+ * the depth (a push: a compare with the capacity and a NULL check of the
+ * magazine), the pop's load or the push's store of the block, and the
+ * commit store: 18 instructions for a pop, 20 for a push, of which 3 or 4
+ * branch out on failure.  No atomic read-modify-write, no fence, no
+ * counter update.  iova_alloc and iova_free are leaves on that path (one
+ * callee-saved register); everything else is tail-called out of line.
+ * Every line it touches is the slot's own (written only by threads on its
+ * CPU or by that slot's miss paths) or the magazine's.  A hit on prev
+ * costs a miss path (the slot lock, one pop or push, the swap).  The
+ * locked path costs what it did less the two counter updates: one
+ * uncontended compare-and-swap on the slot lock and a store-release to
+ * drop it.
+ *
+ * Why the rseq path is safe.  Hits on CPU k write only loaded
+ * (stack[cur]) of k's slot and its state word, inside a section that read
+ * the CPU number k and the lock word 0.  A miss path holding k's lock may
+ * be running on any CPU (it read k and may have migrated since), so it
+ * touches only prev (stack[cur ^ 1]).  It changes cur with
+ * ivm_rseq_store_on_cpu(k), a one-store section that commits only while
+ * it runs on CPU k: then no other thread runs on k, so every hit that
+ * read the old cur has committed before it or was preempted and will
+ * restart, reading the new cur.  If the thread is on another CPU by then,
+ * the swap is simply not done: prev holds the block count the miss path
+ * left, the next miss on k finds it.  Only the drains (and iova_check,
+ * iova_fini) touch loaded: they take the lock and then fence the CPU,
+ * which restarts a hit in flight there; restarted hits see the lock word
+ * and wait for it to clear (IVM_RSEQ_BUSY).
  *
  * Lock order: slot lock -> depot_lock -> io->lock.  Blocks are given back
  * to the range allocator after every slot and depot lock is dropped
  * (struct reclaim_list), so io->lock is in practice taken alone.
  *
  * Concurrency (which operations may run at once on one struct ivm_iova):
- *   iova_alloc / iova_free | with everything; two calls on one CPU's slot
- *                          | serialise on its lock (preemption of the
- *                          | holder makes the other spin, then yield)
+ *   iova_alloc / iova_free | with everything.  Two hits on one CPU never
+ *                          | interleave (rseq path: the kernel restarts
+ *                          | a preempted one; locked path: the slot
+ *                          | lock).  Misses on one CPU's slot serialise
+ *                          | on its lock; a hit meeting that lock set
+ *                          | waits (spins, then yields) for it to clear.
  *   iova_claim / release   | with everything (io->lock)
- *   iova_trim              | with everything (takes each lock in turn)
+ *   iova_trim              | with everything (takes each lock in turn,
+ *                          | fences each CPU)
  *   iova_get_stats         | with everything (relaxed loads, no lock)
  *   iova_init / iova_fini  | with nothing
  *
@@ -74,21 +127,31 @@
  *  1. Every cached block (in a slot's magazine or in the depot) is a whole
  *     block of its class's order that the range allocator counts as used,
  *     and that no caller holds: it is live nowhere else.
- *  2. A magazine is reachable from exactly one place: a slot's loaded or
- *     prev, a depot list (then full: size == IOVA_MAG_SIZE), the spare
- *     list (then empty), or a reclaim_list of the running call.
- *  3. A slot's magazines, and its counters' values, change only under the
- *     slot's lock; depots, the spare list and their counters only under
- *     depot_lock; the range allocator only under io->lock.
- *  4. slot->cached_pages is the pages in that slot's magazines;
- *     cache->depot_pages the pages in all depots; depot_count[o] the
+ *  2. A magazine is reachable from exactly one place: one of a slot
+ *     pair's two stacks, a depot list (then full: size ==
+ *     IOVA_MAG_SIZE), the spare list (then empty), or a reclaim_list of
+ *     the running call.
+ *  3. Who writes a slot pair: cur, prev, prev's state word and prev's
+ *     magazine only the slot lock's holder (cur through
+ *     ivm_rseq_store_on_cpu on the slot's CPU when on the rseq path);
+ *     loaded's state word and the items of loaded's magazine only hits
+ *     (rseq: running on the slot's CPU; locked: holding the lock), or a
+ *     lock holder that fenced the CPU; the loaded pointer only a lock
+ *     holder that fenced the CPU.  depots, the spare list and their
+ *     counters only under depot_lock; the range allocator only under
+ *     io->lock.
+ *  4. While a magazine is a slot's loaded or prev, its block count is
+ *     the depth in that stack's state word (m->size is stale); a NULL
+ *     stack has depth 0.  Elsewhere it is m->size.
+ *  5. cache->depot_pages is the pages in all depots; depot_count[o] the
  *     magazines on depot[o] and never above depot_max.
- *  5. No block is ever dropped: a failed magazine allocation sends the
+ *  6. No block is ever dropped: a failed magazine allocation sends the
  *     block to the range allocator instead.
  */
 #include "iova.h"
 
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,6 +159,7 @@
 #include "atomics.h"
 #include "cpu.h"
 #include "mem.h"
+#include "rseq.h"
 #include "util.h"
 
 /* ---- parameters ---------------------------------------------------------- */
@@ -108,41 +172,51 @@
 #ifndef IOVA_MAG_SIZE
 #define IOVA_MAG_SIZE 126
 #endif
-/* Working-set interval of the time-driven depot trim. */
+/* Working-set interval of the depot trim. */
 #define IOVA_RECLAIM_INTERVAL_NS (100ull * 1000 * 1000)
-/* Slots are this far apart: two cache lines, because the adjacent-line
- * prefetcher on x86 pulls lines in pairs. */
+/* Slots are 1 << IOVA_SLOT_SHIFT bytes apart (the rseq sections find a
+ * CPU's slot with one shift), aligned to two cache lines, because the
+ * adjacent-line prefetcher on x86 pulls lines in pairs. */
+#define IOVA_SLOT_SHIFT 8
 #define IOVA_SLOT_ALIGN 128
 /* Spins on a busy slot lock before each sched_yield(). */
 #define IOVA_SPINS_BEFORE_YIELD 64
+
+_Static_assert(IOVA_MAG_SIZE <= IVM_RSEQ_DEPTH_MASK,
+	       "a depth fits the state word");
 
 /* ---- structures ---------------------------------------------------------- */
 
 struct magazine {
 	struct magazine *next;          /* on a depot, spare or reclaim list */
-	uint64_t size;                  /* blocks held, pages[0 .. size) */
+	uint64_t size;                  /* blocks held, pages[0 .. size),
+	                                   when not in a slot (invariant 4) */
 	uint64_t pages[IOVA_MAG_SIZE];  /* first page of each block */
 };
 _Static_assert(sizeof(struct magazine) == (IOVA_MAG_SIZE + 2) * 8,
 	       "no padding");
+_Static_assert(offsetof(struct magazine, pages) == IVM_RSEQ_ITEMS_OFFSET,
+	       "rseq.h's stack layout");
 
-/* One CPU's magazines.  Every field but `lock` is written only by the
- * holder of `lock` (invariant 3); the counters are atomics so that
- * iova_get_stats may read them without it. */
+/* One CPU's magazines: per class a pair (loaded = stack[cur], prev =
+ * stack[cur ^ 1]).  Who writes what: invariant 3.  The layout is rseq.h's
+ * contract: the lock word first, slots 1 << IOVA_SLOT_SHIFT apart.  The
+ * pair of order 0, the one a 1-page map uses, shares the lock's line. */
 struct cpu_slot {
 	_Atomic uint32_t lock;           /* 0 free, 1 held */
-	struct magazine *loaded[IOVA_CACHE_ORDERS]; /* NULL: empty */
-	struct magazine *prev[IOVA_CACHE_ORDERS];   /* NULL: empty */
-	_Atomic uint64_t hits;           /* lock; single writer */
+	uint32_t unused;
+	struct ivm_rseq_stack_pair pair[IOVA_CACHE_ORDERS];
 	_Atomic uint64_t misses;         /* lock; single writer */
-	_Atomic uint64_t cached_pages;   /* lock; single writer */
 } __attribute__((aligned(IOVA_SLOT_ALIGN)));
-_Static_assert(sizeof(struct cpu_slot) == IOVA_SLOT_ALIGN,
-	       "one slot fills its two cache lines exactly");
+_Static_assert(offsetof(struct cpu_slot, lock) == 0, "rseq.h's record");
+_Static_assert(sizeof(struct cpu_slot) == 1u << IOVA_SLOT_SHIFT,
+	       "one slot fills its four cache lines exactly");
 
 struct iova_cache {
-	struct cpu_slot *slots;          /* [ncpus]; set at init */
+	/* Read by every hit; set at init. */
+	struct cpu_slot *slots;          /* [ncpus] */
 	unsigned ncpus;                  /* ivm_cpu_slots() at init */
+	bool rseq;                       /* the rseq path (see the top) */
 	uint64_t depot_max;              /* per class; set at init */
 	uint64_t depot_floor;            /* per class; set at init */
 	uint64_t spare_max;              /* set at init */
@@ -191,18 +265,26 @@ static inline void cpu_relax(void)
 #endif
 }
 
-ivm_cold static void slot_lock_contended(struct cpu_slot *s)
+/* Wait, without taking it, until the slot lock looks free.  Relaxed: the
+ * caller takes it with an acquire, or (a hit) re-reads it in its rseq
+ * section, whose loads TSO keeps in order (rseq.h). */
+static void slot_wait_unlocked(struct cpu_slot *s)
 {
 	unsigned spins = 0;
 
+	while (ivm_load_relaxed(&s->lock) != 0) {
+		if (++spins % IOVA_SPINS_BEFORE_YIELD == 0)
+			sched_yield(); /* the holder may be preempted */
+		else
+			cpu_relax();
+	}
+}
+
+ivm_cold static void slot_lock_contended(struct cpu_slot *s)
+{
 	for (;;) {
 		/* Test before test-and-set: spin on a shared copy. */
-		while (ivm_load_relaxed(&s->lock) != 0) {
-			if (++spins % IOVA_SPINS_BEFORE_YIELD == 0)
-				sched_yield(); /* the holder may be preempted */
-			else
-				cpu_relax();
-		}
+		slot_wait_unlocked(s);
 		uint32_t expected = 0;
 		/* A1: pairs with R1 in slot_unlock, like slot_lock. */
 		if (ivm_cas_acq_rel(&s->lock, &expected, 1))
@@ -215,7 +297,8 @@ static inline void slot_lock(struct cpu_slot *s)
 	uint32_t expected = 0;
 
 	/* A1: the acquire half pairs with R1 in slot_unlock: the previous
-	 * holder's magazine and counter writes are visible to us. */
+	 * holder's writes to the slot and its magazines are visible to us.
+	 * The release half orders nothing we need (a CAS is one on x86). */
 	if (ivm_likely(ivm_cas_acq_rel(&s->lock, &expected, 1)))
 		return;
 	slot_lock_contended(s);
@@ -223,8 +306,9 @@ static inline void slot_lock(struct cpu_slot *s)
 
 static inline void slot_unlock(struct cpu_slot *s)
 {
-	/* R1: pairs with A1 in slot_lock: our writes to the slot's
-	 * magazines happen before the next holder reads them. */
+	/* R1: pairs with A1 in slot_lock and with the rseq sections' load
+	 * of the lock word (TSO: a section that reads 0 here sees every
+	 * write we made to the slot and its magazines before it). */
 	ivm_store_release(&s->lock, 0);
 }
 
@@ -232,22 +316,12 @@ static inline void slot_unlock(struct cpu_slot *s)
 
 static inline unsigned current_cpu(const struct iova_cache *c)
 {
-	/* A stale value only picks another CPU's slot, which its lock
-	 * makes safe. */
+	/* For a miss path: a stale value only picks another CPU's slot,
+	 * whose lock makes that safe (and whose cur it cannot swap). */
 	return ivm_current_cpu(c->ncpus);
 }
 
 /* ---- magazines -------------------------------------------------------------- */
-
-static inline bool magazine_empty(const struct magazine *m)
-{
-	return m == NULL || m->size == 0;
-}
-
-static inline bool magazine_full(const struct magazine *m)
-{
-	return m != NULL && m->size == IOVA_MAG_SIZE;
-}
 
 static void magazine_free(struct iova_cache *c, struct magazine *m)
 {
@@ -267,15 +341,87 @@ static struct magazine *magazine_alloc(struct iova_cache *c)
 }
 
 /* Slot counters: the slot lock's holder is their only writer, so a relaxed
- * load and store is enough (no read-modify-write on the hit path). */
+ * load and store is enough (no read-modify-write). */
 static inline void slot_counter_add(_Atomic uint64_t *counter, uint64_t v)
 {
 	ivm_store_relaxed(counter, ivm_load_relaxed(counter) + v);
 }
 
-static inline void slot_counter_sub(_Atomic uint64_t *counter, uint64_t v)
+/* ---- a slot's stacks (invariants 3 and 4) ------------------------------------ */
+
+void (*iova_debug_before_swap)(void);
+
+static inline uint64_t state_depth(uint64_t state)
 {
-	ivm_store_relaxed(counter, ivm_load_relaxed(counter) - v);
+	return state & IVM_RSEQ_DEPTH_MASK;
+}
+
+static inline uint64_t state_pops(uint64_t state)
+{
+	return state >> IVM_RSEQ_DEPTH_BITS;
+}
+
+/* Byte offset of class o's pair in a slot, for the rseq sections. */
+static inline size_t pair_offset(unsigned o)
+{
+	return offsetof(struct cpu_slot, pair) +
+	       o * sizeof(struct ivm_rseq_stack_pair);
+}
+
+/*
+ * Take the magazine out of stack i of pair p (NULL if none); its block
+ * count moves into m->size, the pops stay with the stack.  Slot lock held,
+ * and i is prev, or the CPU was fenced.  The state word is written with
+ * relaxed stores: the only other accesses are the sections (excluded by
+ * the caller) and statistics readers.
+ */
+static struct magazine *stack_take(struct ivm_rseq_stack_pair *p, unsigned i)
+{
+	struct magazine *m = p->stack[i];
+	uint64_t state = ivm_load_relaxed(&p->state[i]);
+
+	if (m != NULL)
+		m->size = state_depth(state);
+	IVM_ASSERT(m != NULL || state_depth(state) == 0);
+	p->stack[i] = NULL;
+	ivm_store_relaxed(&p->state[i], state & ~IVM_RSEQ_DEPTH_MASK);
+	return m;
+}
+
+/* Put magazine m (not NULL) into the empty stack i of pair p.  Same
+ * context as stack_take. */
+static void stack_put(struct ivm_rseq_stack_pair *p, unsigned i,
+		      struct magazine *m)
+{
+	uint64_t state = ivm_load_relaxed(&p->state[i]);
+
+	IVM_ASSERT(p->stack[i] == NULL && state_depth(state) == 0);
+	p->stack[i] = m;
+	ivm_store_relaxed(&p->state[i], state | m->size);
+}
+
+/*
+ * Make prev the loaded magazine of pair p of slot s (CPU k): cur ^= 1.
+ * Slot lock held; prev was just refilled or emptied by the caller.  On
+ * the rseq path the store commits only on CPU k (see the top: that is
+ * what retires every hit that read the old cur); a thread running
+ * elsewhere leaves cur as it is, which is a valid state too.
+ */
+static void slot_swap(const struct iova_cache *c, struct ivm_rseq_stack_pair *p,
+		      unsigned k)
+{
+	uint64_t next = p->cur ^ 1;
+
+#if IVM_DEBUG_LEVEL >= 1
+	if (iova_debug_before_swap != NULL)
+		iova_debug_before_swap();
+#endif
+	if (!c->rseq) {
+		p->cur = next;
+		return;
+	}
+	while (ivm_rseq_store_on_cpu(&p->cur, next, k) == IVM_RSEQ_RESTART)
+		;
 }
 
 /* ---- the depot (depot_lock held) ---------------------------------------------- */
@@ -431,89 +577,108 @@ static void reclaim_list_give_back(struct ivm_iova *io,
 	depot_unlock(c);
 }
 
-/* ---- the slot state machine (slot lock held) -------------------------------------- */
+/* ---- the miss paths (slot lock held; they touch prev only) -------------------- */
 
 /*
- * Alloc miss on the slot: loaded and prev are both empty.  Exchange the
- * empty loaded magazine for a full one from the depot.  Returns false when
- * the depot of class o is empty too.  May queue excess depot magazines on
- * `out` (time-driven trim) and may hand back an empty magazine to free in
- * *free_out.
+ * Alloc miss on slot s (CPU k), class o: loaded could not serve (or the
+ * section could not run).  Take a block from prev, refilling prev first
+ * with a full magazine from the depot when it is empty (its empty
+ * magazine goes to the spare list, or to *free_out when that is full),
+ * then swap prev and loaded.  Returns false, with nothing changed, when
+ * prev and the depot of class o are both empty.  May queue excess depot
+ * magazines on `out` (time-driven trim).  A pop from prev counts as a hit
+ * (one pop in its state word); a pop from a refill counts as a miss.
  */
-static bool slot_refill_from_depot(struct iova_cache *c, struct cpu_slot *s,
-				   unsigned o, struct reclaim_list *out,
-				   struct magazine **free_out)
+static bool slot_alloc_miss(struct iova_cache *c, struct cpu_slot *s,
+			    unsigned k, unsigned o, uint64_t *page_out,
+			    struct reclaim_list *out,
+			    struct magazine **free_out)
 {
-	depot_lock(c);
-	struct magazine *full = depot_pop_locked(c, o);
-	if (full == NULL) {
+	struct ivm_rseq_stack_pair *p = &s->pair[o];
+	unsigned prev = (unsigned)p->cur ^ 1;
+	uint64_t state = ivm_load_relaxed(&p->state[prev]);
+	uint64_t add = IVM_RSEQ_ONE_POP;
+
+	if (state_depth(state) == 0) {
+		slot_counter_add(&s->misses, 1);
+		depot_lock(c);
+		struct magazine *full = depot_pop_locked(c, o);
+		if (full == NULL) {
+			depot_unlock(c);
+			return false;
+		}
+		*free_out = spare_push_locked(c, stack_take(p, prev));
+		stack_put(p, prev, full);
+		depot_note_locked(c, o, out);
+		depot_publish(c);
 		depot_unlock(c);
-		return false;
+		state = ivm_load_relaxed(&p->state[prev]);
+		add = 0; /* a miss, not a hit */
 	}
-	*free_out = spare_push_locked(c, s->loaded[o]);
-	s->loaded[o] = full;
-	slot_counter_add(&s->cached_pages, IOVA_MAG_SIZE << o);
-	depot_note_locked(c, o, out);
-	depot_publish(c);
-	depot_unlock(c);
+	struct magazine *m = p->stack[prev];
+	*page_out = m->pages[state_depth(state) - 1];
+	ivm_store_relaxed(&p->state[prev], state + add - 1);
+	slot_swap(c, p, k);
 	return true;
 }
 
 /*
- * Free miss on the slot: loaded is NULL or full, prev is NULL or full (the
- * fast path pushed otherwise).  Make room, as Bonwick & Adams: when both
- * are full, prev goes to the depot (or, at depot_max, onto `out` for the
- * range allocator) and loaded becomes prev; a NULL loaded becomes an empty
- * magazine from the spare list or the memory allocator.  Returns false
- * (loaded left NULL) only when no magazine could be allocated; the caller
- * then frees its block to the range allocator (invariant 5).
+ * Free miss on slot s (CPU k), class o: loaded could not take the block.
+ * Push it on prev, making room first as Bonwick & Adams: a full prev goes
+ * to the depot (or, at depot_max, onto `out` for the range allocator),
+ * and a NULL (or departed) prev becomes an empty magazine from the spare
+ * list or the memory allocator; then swap prev and loaded.  Returns false,
+ * with prev left NULL and cur unchanged, only when no magazine could be
+ * allocated; the caller then frees its block to the range allocator
+ * (invariant 6).
  */
-static bool slot_make_room(struct iova_cache *c, struct cpu_slot *s,
-			   unsigned o, struct reclaim_list *out)
+static bool slot_free_miss(struct iova_cache *c, struct cpu_slot *s,
+			   unsigned k, unsigned o, uint64_t page,
+			   struct reclaim_list *out)
 {
-	struct magazine *empty;
+	struct ivm_rseq_stack_pair *p = &s->pair[o];
+	unsigned prev = (unsigned)p->cur ^ 1;
+	uint64_t state = ivm_load_relaxed(&p->state[prev]);
 
-	IVM_ASSERT(s->loaded[o] == NULL || magazine_full(s->loaded[o]));
-	IVM_ASSERT(s->prev[o] == NULL || magazine_full(s->prev[o]));
-	depot_lock(c);
-	if (s->loaded[o] != NULL && s->prev[o] != NULL) {
-		struct magazine *m = s->prev[o];
+	if (p->stack[prev] == NULL || state_depth(state) == IOVA_MAG_SIZE) {
+		struct magazine *empty;
 
-		slot_counter_sub(&s->cached_pages, IOVA_MAG_SIZE << o);
-		if (c->depot_count[o] < c->depot_max)
-			depot_push_locked(c, o, m);
-		else
-			reclaim_list_add(out, o, m); /* pressure-driven bound */
-		depot_note_locked(c, o, out);
-		depot_publish(c);
-		s->prev[o] = NULL;
+		depot_lock(c);
+		if (p->stack[prev] != NULL) {
+			struct magazine *m = stack_take(p, prev);
+
+			if (c->depot_count[o] < c->depot_max)
+				depot_push_locked(c, o, m);
+			else
+				reclaim_list_add(out, o, m); /* pressure bound */
+			depot_note_locked(c, o, out);
+			depot_publish(c);
+		}
+		empty = spare_pop_locked(c);
+		depot_unlock(c);
+		if (empty == NULL)
+			empty = magazine_alloc(c);
+		if (empty == NULL)
+			return false;
+		stack_put(p, prev, empty);
+		state = ivm_load_relaxed(&p->state[prev]);
 	}
-	empty = spare_pop_locked(c);
-	depot_unlock(c);
-
-	if (s->loaded[o] != NULL) {
-		/* Full loaded, and prev is NULL now. */
-		s->prev[o] = s->loaded[o];
-		s->loaded[o] = NULL;
-	}
-	if (empty == NULL)
-		empty = magazine_alloc(c);
-	s->loaded[o] = empty;
-	return empty != NULL;
+	struct magazine *m = p->stack[prev];
+	m->pages[state_depth(state)] = page;
+	ivm_store_relaxed(&p->state[prev], state + 1);
+	slot_swap(c, p, k);
+	return true;
 }
 
 /* Moves every magazine of slot s onto `out` (non-empty ones) or `empties`
- * (the rest).  Slot lock held. */
+ * (the rest).  Slot lock held and, on the rseq path, the slot's CPU
+ * fenced after taking it (loaded is touched); or no other thread runs. */
 static void slot_drain(struct cpu_slot *s, struct reclaim_list *out,
 		       struct magazine **empties)
 {
 	for (unsigned o = 0; o < IOVA_CACHE_ORDERS; o++) {
-		struct magazine *both[2] = { s->loaded[o], s->prev[o] };
-
-		s->loaded[o] = NULL;
-		s->prev[o] = NULL;
-		for (int i = 0; i < 2; i++) {
-			struct magazine *m = both[i];
+		for (unsigned i = 0; i < 2; i++) {
+			struct magazine *m = stack_take(&s->pair[o], i);
 
 			if (m == NULL)
 				continue;
@@ -525,7 +690,16 @@ static void slot_drain(struct cpu_slot *s, struct reclaim_list *out,
 			}
 		}
 	}
-	ivm_store_relaxed(&s->cached_pages, 0);
+}
+
+/* Take the lock of CPU cpu's slot so that nothing else touches any of its
+ * magazines: the lock excludes miss paths, the fence restarts a hit in
+ * flight on that CPU, and later hits see the lock word and wait. */
+static void slot_lock_fenced(struct iova_cache *c, unsigned cpu)
+{
+	slot_lock(&c->slots[cpu]);
+	if (c->rseq)
+		ivm_rseq_fence_cpu(cpu);
 }
 
 /*
@@ -542,11 +716,9 @@ static void cache_drain(struct ivm_iova *io, bool free_magazines)
 	struct magazine *empties = NULL;
 
 	for (unsigned cpu = 0; cpu < c->ncpus; cpu++) {
-		struct cpu_slot *s = &c->slots[cpu];
-
-		slot_lock(s);
-		slot_drain(s, &list, &empties);
-		slot_unlock(s);
+		slot_lock_fenced(c, cpu);
+		slot_drain(&c->slots[cpu], &list, &empties);
+		slot_unlock(&c->slots[cpu]);
 	}
 	depot_lock(c);
 	for (unsigned o = 0; o < IOVA_CACHE_ORDERS; o++) {
@@ -609,8 +781,8 @@ static ivm_status range_alloc_locked(struct ivm_iova *io, unsigned order,
 	return status;
 }
 
-static void range_free_locked(struct ivm_iova *io, uint64_t page,
-			      uint64_t pages)
+ivm_noinline static void range_free_locked(struct ivm_iova *io,
+					   uint64_t page, uint64_t pages)
 {
 	io_lock(io);
 	range_alloc_free(&io->ra, page, pages);
@@ -618,12 +790,18 @@ static void range_free_locked(struct ivm_iova *io, uint64_t page,
 	io_unlock(io);
 }
 
+/* Pages in the depot and in every slot's magazines, summed from relaxed
+ * loads: under concurrency a block moving between a slot and the depot
+ * while this runs may be counted twice or not at all. */
 static uint64_t cache_cached_pages(const struct iova_cache *c)
 {
 	uint64_t pages = ivm_load_relaxed(&c->depot_pages);
 
 	for (unsigned cpu = 0; cpu < c->ncpus; cpu++)
-		pages += ivm_load_relaxed(&c->slots[cpu].cached_pages);
+		for (unsigned o = 0; o < IOVA_CACHE_ORDERS; o++)
+			for (unsigned i = 0; i < 2; i++)
+				pages += state_depth(ivm_load_relaxed(
+					&c->slots[cpu].pair[o].state[i])) << o;
 	return pages;
 }
 
@@ -649,6 +827,7 @@ ivm_status iova_init(struct ivm_iova *io, unsigned width, bool cache)
 		goto err_mutex;
 	}
 	c->ncpus = ivm_cpu_slots();
+	c->rseq = ivm_rseq_usable();
 	c->depot_floor = c->ncpus;
 	c->depot_max = 8ull * c->ncpus < 16 ? 16 : 8ull * c->ncpus;
 	c->spare_max = 2ull * c->ncpus + IOVA_CACHE_ORDERS;
@@ -687,7 +866,8 @@ void iova_fini(struct ivm_iova *io)
 	struct iova_cache *c = io->cache;
 
 	if (c != NULL) {
-		/* The blocks go with the range allocator; free the memory. */
+		/* The blocks go with the range allocator; free the memory.
+		 * No other thread may use io now: no lock, no fence. */
 		struct reclaim_list list = { 0 };
 		struct magazine *empties = NULL;
 
@@ -723,38 +903,18 @@ void iova_fini(struct ivm_iova *io)
 	range_alloc_fini(&io->ra);
 }
 
-/* Everything that is not a magazine hit: the depot, the range allocator,
- * the exhaustion drain.  `s` is the locked slot for a cacheable request
- * (its loaded and prev are empty), NULL for a bypass. */
-ivm_noinline static ivm_status alloc_slow(struct ivm_iova *io,
-					  struct cpu_slot *s, unsigned order,
-					  uint64_t min_page, uint64_t max_page,
-					  uint64_t *page_out)
+/* The range allocator, and when it is full with a cache in front, one
+ * drain of every cache and a retry.  Out of line: the callers' fast paths
+ * stay leaves. */
+ivm_noinline static ivm_status alloc_from_range(struct ivm_iova *io,
+						unsigned order,
+						uint64_t min_page,
+						uint64_t max_page,
+						uint64_t *page_out)
 {
-	struct iova_cache *c = io->cache;
-	ivm_status status;
-
-	if (s != NULL) {
-		struct reclaim_list list = { 0 };
-		struct magazine *to_free = NULL;
-		bool refilled;
-
-		slot_counter_add(&s->misses, 1);
-		refilled = slot_refill_from_depot(c, s, order, &list, &to_free);
-		if (refilled) {
-			struct magazine *m = s->loaded[order];
-
-			*page_out = m->pages[--m->size];
-			slot_counter_sub(&s->cached_pages, 1ull << order);
-		}
-		slot_unlock(s);
-		magazine_free(c, to_free);
-		reclaim_list_give_back(io, &list);
-		if (refilled)
-			return IVM_STATUS_SUCCESS;
-	}
-	status = range_alloc_locked(io, order, min_page, max_page, page_out);
-	if (status == IVM_STATUS_INSUFFICIENT_RESOURCES && c != NULL) {
+	ivm_status status = range_alloc_locked(io, order, min_page, max_page,
+					       page_out);
+	if (status == IVM_STATUS_INSUFFICIENT_RESOURCES && io->cache != NULL) {
 		cache_drain(io, false);
 		status = range_alloc_locked(io, order, min_page, max_page,
 					    page_out);
@@ -762,52 +922,142 @@ ivm_noinline static ivm_status alloc_slow(struct ivm_iova *io,
 	return status;
 }
 
+/* Everything that is not a hit on loaded: prev, the depot, the range
+ * allocator.  Slot s (CPU k) locked; unlocks it. */
+ivm_noinline static ivm_status alloc_miss(struct ivm_iova *io,
+					  struct cpu_slot *s, unsigned k,
+					  unsigned order, uint64_t *page_out)
+{
+	struct iova_cache *c = io->cache;
+	struct reclaim_list list = { 0 };
+	struct magazine *to_free = NULL;
+	bool cached = slot_alloc_miss(c, s, k, order, page_out, &list,
+				      &to_free);
+
+	slot_unlock(s);
+	magazine_free(c, to_free);
+	reclaim_list_give_back(io, &list);
+	if (cached)
+		return IVM_STATUS_SUCCESS;
+	return alloc_from_range(io, order, 0, io->total_pages - 1, page_out);
+}
+
+/* The rseq path's miss, and every locked-path call.  Slot s (CPU k)
+ * not locked yet. */
+ivm_noinline static ivm_status alloc_cacheable(struct ivm_iova *io,
+					       unsigned order,
+					       uint64_t *page_out)
+{
+	struct iova_cache *c = io->cache;
+
+	if (c->rseq) {
+		for (;;) {
+			enum ivm_rseq_result r = ivm_rseq_pair_pop(
+				c->slots, IOVA_SLOT_SHIFT, c->ncpus,
+				pair_offset(order), page_out);
+
+			if (r == IVM_RSEQ_DONE)
+				return IVM_STATUS_SUCCESS;
+			if (r == IVM_RSEQ_MISS)
+				break;
+			if (r == IVM_RSEQ_BUSY)
+				slot_wait_unlocked(&c->slots[current_cpu(c)]);
+			/* RESTART, or the lock cleared: run it again. */
+		}
+		unsigned k = current_cpu(c);
+		slot_lock(&c->slots[k]);
+		return alloc_miss(io, &c->slots[k], k, order, page_out);
+	}
+
+	/* The locked path. */
+	unsigned k = current_cpu(c);
+	struct cpu_slot *s = &c->slots[k];
+	slot_lock(s);
+	struct ivm_rseq_stack_pair *p = &s->pair[order];
+	unsigned cur = (unsigned)p->cur;
+	uint64_t state = ivm_load_relaxed(&p->state[cur]);
+	if (ivm_unlikely(state_depth(state) == 0))
+		return alloc_miss(io, s, k, order, page_out); /* unlocks s */
+	struct magazine *m = p->stack[cur];
+	*page_out = m->pages[state_depth(state) - 1];
+	ivm_store_relaxed(&p->state[cur], state + IVM_RSEQ_ONE_POP - 1);
+	slot_unlock(s);
+	return IVM_STATUS_SUCCESS;
+}
+
+/* The fast path is kept a leaf that only tail-calls, so that it saves no
+ * registers: one rseq section, everything else out of line. */
 ivm_status iova_alloc(struct ivm_iova *io, unsigned order, uint64_t min_page,
 		      uint64_t max_page, uint64_t *page_out)
 {
 	struct iova_cache *c = io->cache;
 
-	if (c == NULL || order >= IOVA_CACHE_ORDERS || min_page != 0 ||
-	    max_page < io->total_pages - 1)
-		return alloc_slow(io, NULL, order, min_page, max_page,
-				  page_out);
-
-	struct cpu_slot *s = &c->slots[current_cpu(c)];
-	slot_lock(s);
-	struct magazine *m = s->loaded[order];
-	if (ivm_unlikely(magazine_empty(m))) {
-		m = s->prev[order];
-		if (ivm_unlikely(magazine_empty(m)))
-			return alloc_slow(io, s, order, min_page, max_page,
-					  page_out); /* unlocks s */
-		s->prev[order] = s->loaded[order];
-		s->loaded[order] = m;
-	}
-	*page_out = m->pages[--m->size];
-	slot_counter_add(&s->hits, 1);
-	slot_counter_sub(&s->cached_pages, 1ull << order);
-	slot_unlock(s);
-	return IVM_STATUS_SUCCESS;
+	if (ivm_unlikely(c == NULL || order >= IOVA_CACHE_ORDERS ||
+			 min_page != 0 || max_page < io->total_pages - 1))
+		return alloc_from_range(io, order, min_page, max_page,
+					page_out);
+	if (ivm_likely(c->rseq) &&
+	    ivm_likely(ivm_rseq_pair_pop(c->slots, IOVA_SLOT_SHIFT, c->ncpus,
+					 pair_offset(order), page_out) ==
+		       IVM_RSEQ_DONE))
+		return IVM_STATUS_SUCCESS;
+	return alloc_cacheable(io, order, page_out);
 }
 
-/* A free whose slot has no room in loaded or prev.  Slot s locked. */
-ivm_noinline static void free_slow(struct ivm_iova *io, struct cpu_slot *s,
-				   uint64_t page, unsigned order)
+/* A free that loaded could not take.  Slot s (CPU k) locked; unlocks it. */
+ivm_noinline static void free_miss(struct ivm_iova *io, struct cpu_slot *s,
+				   unsigned k, uint64_t page, unsigned order)
 {
 	struct iova_cache *c = io->cache;
 	struct reclaim_list list = { 0 };
-	bool cached = slot_make_room(c, s, order, &list);
+	bool cached = slot_free_miss(c, s, k, order, page, &list);
 
-	if (cached) {
-		struct magazine *m = s->loaded[order];
-
-		m->pages[m->size++] = page;
-		slot_counter_add(&s->cached_pages, 1ull << order);
-	}
 	slot_unlock(s);
 	reclaim_list_give_back(io, &list);
 	if (!cached)
 		range_free_locked(io, page, 1ull << order);
+}
+
+/* The rseq path's miss, and every locked-path call, of a cached order. */
+ivm_noinline static void free_cacheable(struct ivm_iova *io, uint64_t page,
+					unsigned order)
+{
+	struct iova_cache *c = io->cache;
+
+	if (c->rseq) {
+		for (;;) {
+			enum ivm_rseq_result r = ivm_rseq_pair_push(
+				c->slots, IOVA_SLOT_SHIFT, c->ncpus,
+				pair_offset(order), IOVA_MAG_SIZE, page);
+
+			if (r == IVM_RSEQ_DONE)
+				return;
+			if (r == IVM_RSEQ_MISS)
+				break;
+			if (r == IVM_RSEQ_BUSY)
+				slot_wait_unlocked(&c->slots[current_cpu(c)]);
+		}
+		unsigned k = current_cpu(c);
+		slot_lock(&c->slots[k]);
+		free_miss(io, &c->slots[k], k, page, order);
+		return;
+	}
+
+	/* The locked path. */
+	unsigned k = current_cpu(c);
+	struct cpu_slot *s = &c->slots[k];
+	slot_lock(s);
+	struct ivm_rseq_stack_pair *p = &s->pair[order];
+	unsigned cur = (unsigned)p->cur;
+	uint64_t state = ivm_load_relaxed(&p->state[cur]);
+	struct magazine *m = p->stack[cur];
+	if (ivm_unlikely(m == NULL || state_depth(state) == IOVA_MAG_SIZE)) {
+		free_miss(io, s, k, page, order); /* unlocks s */
+		return;
+	}
+	m->pages[state_depth(state)] = page;
+	ivm_store_relaxed(&p->state[cur], state + 1);
+	slot_unlock(s);
 }
 
 void iova_free(struct ivm_iova *io, uint64_t page, unsigned order)
@@ -815,25 +1065,16 @@ void iova_free(struct ivm_iova *io, uint64_t page, unsigned order)
 	struct iova_cache *c = io->cache;
 
 	IVM_ASSERT((page & ((1ull << order) - 1)) == 0);
-	if (c == NULL || order >= IOVA_CACHE_ORDERS) {
+	if (ivm_unlikely(c == NULL || order >= IOVA_CACHE_ORDERS)) {
 		range_free_locked(io, page, 1ull << order);
 		return;
 	}
-	struct cpu_slot *s = &c->slots[current_cpu(c)];
-	slot_lock(s);
-	struct magazine *m = s->loaded[order];
-	if (ivm_unlikely(m == NULL || m->size == IOVA_MAG_SIZE)) {
-		m = s->prev[order];
-		if (ivm_unlikely(m == NULL || m->size == IOVA_MAG_SIZE)) {
-			free_slow(io, s, page, order); /* unlocks s */
-			return;
-		}
-		s->prev[order] = s->loaded[order];
-		s->loaded[order] = m;
-	}
-	m->pages[m->size++] = page;
-	slot_counter_add(&s->cached_pages, 1ull << order);
-	slot_unlock(s);
+	if (ivm_likely(c->rseq) &&
+	    ivm_likely(ivm_rseq_pair_push(c->slots, IOVA_SLOT_SHIFT, c->ncpus,
+					  pair_offset(order), IOVA_MAG_SIZE,
+					  page) == IVM_RSEQ_DONE))
+		return;
+	free_cacheable(io, page, order);
 }
 
 ivm_status iova_claim(struct ivm_iova *io, uint64_t page, uint64_t pages)
@@ -881,7 +1122,10 @@ void iova_get_stats(struct ivm_iova *io, struct iova_stats *out)
 	for (unsigned cpu = 0; cpu < c->ncpus; cpu++) {
 		const struct cpu_slot *s = &c->slots[cpu];
 
-		out->hits += ivm_load_relaxed(&s->hits);
+		for (unsigned o = 0; o < IOVA_CACHE_ORDERS; o++)
+			for (unsigned i = 0; i < 2; i++)
+				out->hits += state_pops(ivm_load_relaxed(
+					&s->pair[o].state[i]));
 		out->misses += ivm_load_relaxed(&s->misses);
 	}
 	out->cached_pages = cache_cached_pages(c);
@@ -891,6 +1135,22 @@ void iova_get_stats(struct ivm_iova *io, struct iova_stats *out)
 }
 
 /* ---- private: tests ------------------------------------------------------------------- */
+
+bool iova_uses_rseq(const struct ivm_iova *io)
+{
+	return io->cache != NULL && io->cache->rseq;
+}
+
+unsigned iova_debug_loaded(const struct ivm_iova *io, unsigned cpu,
+			   unsigned order)
+{
+	const struct iova_cache *c = io->cache;
+
+	if (c == NULL || cpu >= c->ncpus || order >= IOVA_CACHE_ORDERS)
+		return 0;
+	return (unsigned)__atomic_load_n(&c->slots[cpu].pair[order].cur,
+					 __ATOMIC_RELAXED);
+}
 
 void iova_set_reclaim_interval(struct ivm_iova *io, uint64_t ns)
 {
@@ -917,6 +1177,39 @@ void iova_get_geometry(const struct ivm_iova *io, struct iova_geometry *out)
 					  IOVA_MAG_SIZE) << o;
 }
 
+/* One slot's magazines against the range allocator (everything locked,
+ * the CPU fenced). */
+static bool check_slot(struct ivm_iova *io, struct cpu_slot *s,
+		       uint64_t *mags)
+{
+	bool ok = true;
+
+	for (unsigned o = 0; o < IOVA_CACHE_ORDERS; o++) {
+		struct ivm_rseq_stack_pair *p = &s->pair[o];
+
+		ok &= p->cur <= 1;
+		for (unsigned i = 0; i < 2; i++) {
+			struct magazine *m = p->stack[i];
+			uint64_t depth = state_depth(
+				ivm_load_relaxed(&p->state[i]));
+
+			ok &= depth <= IOVA_MAG_SIZE;
+			if (m == NULL) {
+				ok &= depth == 0;
+				continue;
+			}
+			(*mags)++;
+			for (uint64_t k = 0; k < depth && ok; k++) {
+				uint64_t pg = m->pages[k];
+				ok &= (pg & ((1ull << o) - 1)) == 0;
+				ok &= pg < io->total_pages;
+				ok &= !range_alloc_is_free(&io->ra, pg, 1ull << o);
+			}
+		}
+	}
+	return ok;
+}
+
 bool iova_check(struct ivm_iova *io)
 {
 	struct iova_cache *c = io->cache;
@@ -930,35 +1223,13 @@ bool iova_check(struct ivm_iova *io)
 	}
 	/* Lock order: every slot, then the depot, then io. */
 	for (unsigned cpu = 0; cpu < c->ncpus; cpu++)
-		slot_lock(&c->slots[cpu]);
+		slot_lock_fenced(c, cpu);
 	depot_lock(c);
 	io_lock(io);
 	ok = range_alloc_check(&io->ra);
 	uint64_t mags = c->spare_count, depot_pages = 0;
-	for (unsigned cpu = 0; cpu < c->ncpus; cpu++) {
-		struct cpu_slot *s = &c->slots[cpu];
-		uint64_t pages = 0;
-
-		for (unsigned o = 0; o < IOVA_CACHE_ORDERS; o++) {
-			struct magazine *both[2] = { s->loaded[o], s->prev[o] };
-
-			for (int i = 0; i < 2; i++) {
-				struct magazine *m = both[i];
-				if (m == NULL)
-					continue;
-				mags++;
-				ok &= m->size <= IOVA_MAG_SIZE;
-				for (uint64_t k = 0; k < m->size && ok; k++) {
-					uint64_t p = m->pages[k];
-					ok &= (p & ((1ull << o) - 1)) == 0;
-					ok &= p < io->total_pages;
-					ok &= !range_alloc_is_free(&io->ra, p, 1ull << o);
-				}
-				pages += m->size << o;
-			}
-		}
-		ok &= pages == ivm_load_relaxed(&s->cached_pages);
-	}
+	for (unsigned cpu = 0; cpu < c->ncpus; cpu++)
+		ok &= check_slot(io, &c->slots[cpu], &mags);
 	for (unsigned o = 0; o < IOVA_CACHE_ORDERS; o++) {
 		uint64_t n = 0;
 

@@ -36,12 +36,23 @@ struct ivm_iova {
 	_Atomic uint64_t used_pages;     /* mirror of ra.used_pages */
 };
 
+/* Read with relaxed loads and no lock: under concurrency the fields come
+ * from slightly different instants, and cached_pages, a sum over every
+ * slot and the depot, may count a block that moves while it is summed
+ * twice or not at all.  Exact when no other thread uses the allocator. */
 struct iova_stats {
 	uint64_t used_pages;      /* taken from the range allocator,
 	                             cached blocks included */
-	uint64_t cached_pages;    /* of those, sitting in magazines/depot */
-	uint64_t hits;            /* iova_alloc served by a magazine */
-	uint64_t misses;          /* cacheable iova_alloc that went deeper */
+	uint64_t cached_pages;    /* of those, sitting in magazines/depot:
+	                             summed from the slots' depths and the
+	                             depot's count when read */
+	uint64_t hits;            /* iova_alloc served by a CPU's loaded or
+	                             prev magazine; counted by the hit's own
+	                             commit store (the pop count in each
+	                             slot stack's state word, which wraps
+	                             after 2^48 pops of one stack) */
+	uint64_t misses;          /* cacheable iova_alloc that went to the
+	                             depot or the range allocator */
 	uint64_t depot_magazines; /* full magazines in the depot now */
 	uint64_t reclaimed;       /* blocks the cache gave back to the range
 	                             allocator (reclaim and drains) */
@@ -87,6 +98,22 @@ struct iova_geometry {
 	uint64_t max_cached_pages;  /* bound on iova_stats.cached_pages */
 };
 void iova_get_geometry(const struct ivm_iova *io, struct iova_geometry *out);
+
+/* Is the cache's hit path the rseq one (lib/rseq.h) rather than the
+ * slot lock?  Decided at iova_init, for the life of io; false without a
+ * cache. */
+bool iova_uses_rseq(const struct ivm_iova *io);
+
+/* Which of the two stacks of class `order` on CPU `cpu`'s slot is the
+ * loaded one (0 or 1; 0 without a cache).  Debug: a racy read. */
+unsigned iova_debug_loaded(const struct ivm_iova *io, unsigned cpu,
+			   unsigned order);
+
+/* Debug builds (IVM_DEBUG_LEVEL >= 1) only: when not NULL, called by a
+ * miss path, slot lock held, right before it swaps the slot's loaded and
+ * prev magazines, so that a test can migrate the thread there.  Set it
+ * while no other thread uses an allocator. */
+extern void (*iova_debug_before_swap)(void);
 
 /* Set the working-set interval of the depot trim (default 100 ms); 0
  * trims on every depot operation.  Any thread. */

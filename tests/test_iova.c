@@ -19,6 +19,7 @@
 #include "check.h"
 #include "iova.h"
 #include "mem.h"
+#include "util.h"
 
 #define ANY_MAX UINT64_MAX
 
@@ -519,6 +520,49 @@ IVM_TEST(free_on_another_cpu)
 	uint64_t b = alloc_ok(&io, 0);  /* CPU 0's slot is empty: a miss */
 	CHECK(b != a);
 	CHECK_EQ_U64(stats(&io).misses, 2);
+	CHECK(iova_check(&io));
+	iova_fini(&io);
+}
+
+/* The central rule of the rseq path (lib/iova.c, "Why the rseq path is
+ * safe"): a miss path swaps a slot's magazines only while it runs on
+ * that slot's CPU.  Here the miss path of CPU 0's slot is moved to CPU 1
+ * right before its swap: on the rseq path the swap must not happen (the
+ * block stays in prev, where the next miss on CPU 0 finds it); the locked
+ * path swaps under the lock from anywhere. */
+static void move_to_second_cpu(void)
+{
+	pin_to(1);
+}
+
+IVM_TEST(swap_only_on_the_slots_cpu)
+{
+	struct ivm_iova io;
+
+	if (cpus_online() < 2 || IVM_DEBUG_LEVEL < 1) {
+		printf("     (needs two CPUs and a debug build: skipped)\n");
+		return;
+	}
+	init_cached(&io, 24);
+	unsigned cpu0 = (unsigned)pin_to(0);
+	uint64_t a = alloc_ok(&io, 0); /* a miss, no magazine yet */
+	unsigned loaded = iova_debug_loaded(&io, cpu0, 0);
+
+	iova_debug_before_swap = move_to_second_cpu;
+	iova_free(&io, a, 0); /* miss: a magazine into prev, then swap */
+	iova_debug_before_swap = NULL;
+	if (iova_uses_rseq(&io))
+		CHECK_EQ_U64(iova_debug_loaded(&io, cpu0, 0), loaded);
+	else
+		CHECK_EQ_U64(iova_debug_loaded(&io, cpu0, 0), loaded ^ 1);
+	CHECK(iova_check(&io));
+
+	pin_to(0);
+	CHECK_EQ_U64(alloc_ok(&io, 0), a); /* from prev (or loaded) */
+	struct iova_stats s = stats(&io);
+	CHECK_EQ_U64(s.hits, 1);
+	CHECK_EQ_U64(s.misses, 1);
+	CHECK_EQ_U64(iova_debug_loaded(&io, cpu0, 0), loaded ^ 1);
 	CHECK(iova_check(&io));
 	iova_fini(&io);
 }

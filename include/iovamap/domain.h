@@ -293,8 +293,11 @@ struct ivm_domain_stats {
 	                               out or set aside (rounding included,
 	                               cached blocks included) */
 	uint64_t iova_cached_pages; /* of those, free blocks held by the
-	                               magazine cache and its depot */
-	uint64_t iova_cache_hits;   /* allocations served by a magazine */
+	                               magazine cache and its depot (summed
+	                               over every CPU when read: approximate
+	                               while other threads allocate) */
+	uint64_t iova_cache_hits;   /* allocations served by a CPU's loaded
+	                               or prev magazine */
 	uint64_t iova_cache_misses; /* cacheable allocations that went to the
 	                               depot or the range allocator */
 	uint64_t iova_depot_magazines; /* full magazines in the depot now */
