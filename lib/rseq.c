@@ -35,6 +35,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #if IVM_RSEQ_ASM
 #include <linux/membarrier.h>
 #endif

@@ -55,7 +55,6 @@
 #include <stdint.h>
 
 #include "ivm_config.h"
-#include "util.h"
 
 #if defined(__x86_64__) && !IVM_TSAN && defined(__has_include)
 #if __has_include(<sys/rseq.h>) && __has_include(<linux/membarrier.h>)
