@@ -21,7 +21,8 @@ struct flushq_cpu;
 struct flushq {
 	struct ivm_domain *domain;    /* set at init */
 	unsigned nslots;              /* CPU slots */
-	unsigned capacity;            /* entries per slot */
+	unsigned capacity;            /* entries per ring */
+	bool rseq;                    /* pushes are rseq sections (rseq.h) */
 	uint64_t timeout_ns;
 	struct flushq_cpu *slots;
 
@@ -37,15 +38,20 @@ ivm_status flushq_init(struct flushq *fq, struct ivm_domain *d,
 /* Stops the thread; the queues must have been flushed (flushq_flush_all). */
 void flushq_fini(struct flushq *fq);
 
+/* An entry: the block's address | its order | FLUSHQ_GIVE. */
+#define FLUSHQ_ORDER_MASK 0x3full
+#define FLUSHQ_GIVE       0x40ull
+
 /*
- * flushq_push - queue the invalidation of [la, la + pages) (already
- * cleared from the page table and told to the backend's unmap) and the
- * release of the logical space (give_la, give_pages, block: as for
- * domain_give_space) after it.  Flushes the CPU's queue when full.
- * Context: any thread.  Blocking: only when the queue is full.
+ * flushq_push - queue the invalidation of the allocator block [la, la +
+ * 2^order pages), whose one mapping was already cleared from the page
+ * table and told to the backend's unmap, and (give) the block's return to
+ * the allocator after it.  Flushes the CPU's queue when full.
+ * Context: any thread.  Blocking: only when the queue is full.  Cost: one
+ * restartable sequence (no atomic read-modify-write) where rseq is usable,
+ * else the slot's lock.
  */
-void flushq_push(struct flushq *fq, ivm_la la, uint64_t pages,
-		 uint64_t give_pages, bool block);
+void flushq_push(struct flushq *fq, ivm_la la, unsigned order, bool give);
 
 /* Flush the queues older than the timeout; returns entries released. */
 uint64_t flushq_poll(struct flushq *fq);

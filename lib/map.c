@@ -52,7 +52,6 @@
 /* What an unmap walk found. */
 struct unmap_walk {
 	uint64_t mappings;
-	bool mixed;             /* not every mapping was allocator-chosen */
 	enum pt_kind last_kind;
 	uint64_t last_pages;
 };
@@ -62,7 +61,6 @@ static void note_mapping(void *ctx, ivm_la la, uint64_t pages,
 {
 	struct unmap_walk *w = ctx;
 	w->mappings++;
-	w->mixed |= kind != PT_KIND_ALLOCATED;
 	w->last_kind = kind;
 	w->last_pages = pages;
 }
@@ -112,16 +110,19 @@ static void release_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
 	uint64_t space = space_of_run(d, pages, w);
 
 	d->be_ops->unmap(d->be, la, pages);
-	if (d->lazy && !w->mixed) {
-		/* Invariant 4 via the flush queue: the space goes back after
-		 * the sync that invalidates it (flushq.c). */
+	if (d->lazy && block) {
+		/* Invariant 4 via the flush queue: the block goes back after
+		 * the sync that invalidates it (flushq.c).  The queue
+		 * invalidates the whole block: its rounding was never
+		 * mapped. */
+		unsigned order = ivm_order_ceil(space);
 #if IVM_BROKEN_FREE_BEFORE_SYNC
 		/* Deliberately wrong (tests only): the classic lazy-mode bug,
 		 * freeing the address at unmap and invalidating later. */
 		domain_give_space(d, la, space, block);
-		flushq_push(&d->fq, la, pages, 0, block);
+		flushq_push(&d->fq, la, order, false);
 #else
-		flushq_push(&d->fq, la, pages, space, block);
+		flushq_push(&d->fq, la, order, true);
 #endif
 	} else {
 #if IVM_BROKEN_FREE_BEFORE_SYNC
@@ -156,7 +157,6 @@ static bool unmap_single(struct ivm_domain *d, ivm_la la, uint64_t pages,
 		return false;
 	struct unmap_walk walk = {
 		.mappings = 1,
-		.mixed = kind != PT_KIND_ALLOCATED,
 		.last_kind = kind,
 		.last_pages = pages,
 	};

@@ -404,11 +404,52 @@ static ivm_status install_once(struct pagetable *pt, ivm_la la, uint64_t pages,
 	return IVM_STATUS_SUCCESS;
 }
 
+/*
+ * The common map, one 4 KiB page into a leaf table that exists: walk down
+ * and take the leaf with one CAS.  Returns false, having changed nothing,
+ * when a table on the way is missing or being sealed; the caller then
+ * takes the general path (which creates tables and decides errors).
+ */
+static bool install_one_page(struct pagetable *pt, ivm_la la, uint64_t v,
+			     ivm_status *status)
+{
+	const struct pt_table *t = pt->root;
+	bool done = false;
+
+	ivm_rcu_read_lock(); /* as in install_run */
+	for (unsigned level = pt->levels - 1; level > 0; level--) {
+		/* A2: pairs with R1. */
+		uint64_t e = ivm_load_acquire(
+			(_Atomic uint64_t *)&t->entry[pt_index(la, level)]);
+		if (!entry_is_table(e))
+			goto out;
+		t = entry_table(e);
+	}
+	uint64_t expect = 0;
+	/* R1: publishes the leaf; pairs with A1. */
+	if (ivm_cas_release((_Atomic uint64_t *)&t->entry[pt_index(la, 0)],
+			    &expect, v)) {
+		*status = IVM_STATUS_SUCCESS;
+		done = true;
+	} else if (expect != PT_DEAD) {
+		*status = IVM_STATUS_IN_USE; /* occupied: no retry can help */
+		done = true;
+	}
+out:
+	ivm_rcu_read_unlock();
+	return done;
+}
+
 ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
 		      const struct pt_source *src, bool expect_marker)
 {
+	ivm_status status;
+
 	IVM_ASSERT(pages > 0);
-	ivm_status status = install_once(pt, la, pages, src, expect_marker);
+	if (pages == 1 && !expect_marker &&
+	    install_one_page(pt, la, leaf_value(src, 0, 1, 0), &status))
+		return status;
+	status = install_once(pt, la, pages, src, expect_marker);
 	/* An empty table kept for reuse occupies the slot a large leaf
 	 * wants: tables are a cache, never a reason to refuse a map, so
 	 * reclaim them and try once more. */

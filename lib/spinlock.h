@@ -35,18 +35,27 @@ static inline void ivm_cpu_relax(void)
 #endif
 }
 
-ivm_cold static void ivm_spin_lock_contended(ivm_spinlock *l)
+/* Wait, without taking it, until the lock looks free.  Relaxed: a
+ * caller that then needs the holder's writes takes the lock (acquire) or
+ * re-reads the word in an rseq section (rseq.h: TSO keeps its loads in
+ * order). */
+static inline void ivm_spin_wait_unlocked(ivm_spinlock *l)
 {
 	unsigned spins = 0;
 
+	while (ivm_load_relaxed(&l->held) != 0) {
+		if (++spins % IVM_SPINS_BEFORE_YIELD == 0)
+			sched_yield(); /* the holder may be preempted */
+		else
+			ivm_cpu_relax();
+	}
+}
+
+ivm_cold static void ivm_spin_lock_contended(ivm_spinlock *l)
+{
 	for (;;) {
 		/* Test before test-and-set: spin on a shared copy. */
-		while (ivm_load_relaxed(&l->held) != 0) {
-			if (++spins % IVM_SPINS_BEFORE_YIELD == 0)
-				sched_yield(); /* the holder may be preempted */
-			else
-				ivm_cpu_relax();
-		}
+		ivm_spin_wait_unlocked(l);
 		uint32_t expected = 0;
 		/* A1: pairs with R1 in ivm_spin_unlock, as below. */
 		if (ivm_cas_acq_rel(&l->held, &expected, 1))

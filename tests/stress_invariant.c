@@ -28,7 +28,8 @@
 #include "iovamap/iovamap.h"
 
 #define PG ((uint64_t)IVM_PAGE_SIZE)
-#define MAPPERS 2
+#define MAPPERS 4          /* more threads than the 2 CPUs of CI: pushes are
+                              preempted and migrate mid-section */
 #define LIVE 16            /* mappings each mapper keeps */
 #define RECENT 64          /* addresses the device cycles through */
 

@@ -97,9 +97,10 @@ struct ivm_reserved_region {
 /*
  * When an unmap's IOTLB invalidation happens.
  *
- * IVM_FLUSH_LAZY (the default): an unmap of allocator-chosen addresses
- * clears the page table and queues the range on the calling CPU's flush
- * queue; the invalidation is issued, coalesced with its neighbours, when
+ * IVM_FLUSH_LAZY (the default): an unmap of one mapping whose address the
+ * allocator chose clears the page table and queues the mapping's block on
+ * the calling CPU's flush queue (one unmap call that covers several
+ * mappings at once is invalidated strictly); the invalidation is issued, coalesced with its neighbours, when
  * the queue fills, when its oldest entry is older than the timeout
  * (driven by ivm_flush_poll() or the optional flush thread), or on
  * ivm_flush_domain().  The addresses go back to the allocator only after
