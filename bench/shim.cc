@@ -124,6 +124,7 @@ int main(int argc, char **argv)
 
 	benchmark::AddCustomContext("iovamap_version", IVM_BENCH_VERSION);
 	benchmark::AddCustomContext("iovamap_buildtype", IVM_BENCH_BUILDTYPE);
+	benchmark::AddCustomContext("iovamap_lto", IVM_BENCH_LTO);
 
 #define IVM_BENCH_REGISTER_SUITE(name)                                     \
 	{                                                                   \

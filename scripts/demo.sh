@@ -6,7 +6,9 @@
 #
 # Usage: scripts/demo.sh
 #
-# Build directory: build-release/ (--buildtype=release, unit tests off).
+# Build directory: build-release/ (--buildtype=release with link-time
+# optimisation, unit tests off; the configuration docs/BENCHMARKS.md
+# records figures from).
 # The benchmark results are also kept as JSON in
 # build-release/bench-results.json.  Rerunning is cheap: nothing is
 # installed or reconfigured twice, and ninja rebuilds only what changed.
@@ -19,7 +21,8 @@ cd "$IVM_ROOT"
 dir=build-release
 
 ivm_install_deps
-ivm_setup "$dir" --buildtype=release -Dtests=false || ivm_die "configure failed"
+ivm_setup "$dir" --buildtype=release -Db_lto=true -Dtests=false ||
+	ivm_die "configure failed"
 ivm_build "$dir" || ivm_die "build failed"
 
 ivm_say "running $dir/examples/iovamap-demo"
