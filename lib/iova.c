@@ -160,6 +160,7 @@
 #include "cpu.h"
 #include "mem.h"
 #include "rseq.h"
+#include "spinlock.h"
 #include "util.h"
 
 /* ---- parameters ---------------------------------------------------------- */
@@ -179,8 +180,6 @@
  * adjacent-line prefetcher on x86 pulls lines in pairs. */
 #define IOVA_SLOT_SHIFT 8
 #define IOVA_SLOT_ALIGN 128
-/* Spins on a busy slot lock before each sched_yield(). */
-#define IOVA_SPINS_BEFORE_YIELD 64
 
 _Static_assert(IOVA_MAG_SIZE <= IVM_RSEQ_DEPTH_MASK,
 	       "a depth fits the state word");
@@ -203,7 +202,7 @@ _Static_assert(offsetof(struct magazine, pages) == IVM_RSEQ_ITEMS_OFFSET,
  * contract: the lock word first, slots 1 << IOVA_SLOT_SHIFT apart.  The
  * pair of order 0, the one a 1-page map uses, shares the lock's line. */
 struct cpu_slot {
-	_Atomic uint32_t lock;           /* 0 free, 1 held */
+	ivm_spinlock lock;               /* first: rseq.h's lock word */
 	uint32_t unused;
 	struct ivm_rseq_stack_pair pair[IOVA_CACHE_ORDERS];
 	_Atomic uint64_t misses;         /* lock; single writer */
@@ -258,58 +257,23 @@ static void publish_used(struct ivm_iova *io)
 	ivm_store_relaxed(&io->used_pages, range_alloc_used_pages(&io->ra));
 }
 
-static inline void cpu_relax(void)
+/* The slot lock is spinlock.h's (test-and-test-and-set, yield when the
+ * holder seems preempted).  Its release store also pairs with the rseq
+ * sections' load of the lock word (TSO: a section that reads 0 sees every
+ * write the holder made to the slot and its magazines before it). */
+static inline void slot_wait_unlocked(struct cpu_slot *s)
 {
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-/* Wait, without taking it, until the slot lock looks free.  Relaxed: the
- * caller takes it with an acquire, or (a hit) re-reads it in its rseq
- * section, whose loads TSO keeps in order (rseq.h). */
-static void slot_wait_unlocked(struct cpu_slot *s)
-{
-	unsigned spins = 0;
-
-	while (ivm_load_relaxed(&s->lock) != 0) {
-		if (++spins % IOVA_SPINS_BEFORE_YIELD == 0)
-			sched_yield(); /* the holder may be preempted */
-		else
-			cpu_relax();
-	}
-}
-
-ivm_cold static void slot_lock_contended(struct cpu_slot *s)
-{
-	for (;;) {
-		/* Test before test-and-set: spin on a shared copy. */
-		slot_wait_unlocked(s);
-		uint32_t expected = 0;
-		/* A1: pairs with R1 in slot_unlock, like slot_lock. */
-		if (ivm_cas_acq_rel(&s->lock, &expected, 1))
-			return;
-	}
+	ivm_spin_wait_unlocked(&s->lock);
 }
 
 static inline void slot_lock(struct cpu_slot *s)
 {
-	uint32_t expected = 0;
-
-	/* A1: the acquire half pairs with R1 in slot_unlock: the previous
-	 * holder's writes to the slot and its magazines are visible to us.
-	 * The release half orders nothing we need (a CAS is one on x86). */
-	if (ivm_likely(ivm_cas_acq_rel(&s->lock, &expected, 1)))
-		return;
-	slot_lock_contended(s);
+	ivm_spin_lock(&s->lock);
 }
 
 static inline void slot_unlock(struct cpu_slot *s)
 {
-	/* R1: pairs with A1 in slot_lock and with the rseq sections' load
-	 * of the lock word (TSO: a section that reads 0 here sees every
-	 * write we made to the slot and its magazines before it). */
-	ivm_store_release(&s->lock, 0);
+	ivm_spin_unlock(&s->lock);
 }
 
 /* ---- the current CPU (cpu.h: one rseq load) ------------------------------- */
