@@ -167,21 +167,47 @@ static inline uint64_t pt_lookup(const struct pagetable *pt, ivm_la la,
 				 unsigned *level_out)
 {
 	const struct pt_table *t = pt->root;
-	unsigned level = pt->levels - 1;
+	uint64_t e;
 
-	for (;;) {
-		/* A1: pairs with R1 (publication of this entry). */
-		uint64_t e = ivm_load_acquire(
-			(_Atomic uint64_t *)&t->entry[pt_index(la, level)]);
-		if (!(e & PT_PRESENT))
-			return 0;
-		if (!(e & PT_TABLE)) {
-			*level_out = level;
-			return e;
-		}
-		t = (const struct pt_table *)(uintptr_t)(e & PT_ADDR_MASK);
-		level--;
+	/* One step per level, unrolled from the domain's top level so that
+	 * every index shift is a constant; one test per level decides "go
+	 * down" against "stop here". */
+#define PT_LOOKUP_STEP(level)                                               \
+	do {                                                                \
+		/* A1: pairs with R1 (publication of this entry). */        \
+		e = ivm_load_acquire((_Atomic uint64_t *)&t->entry[         \
+			pt_index(la, (level))]);                            \
+		if ((e & (PT_PRESENT | PT_TABLE)) !=                        \
+		    (PT_PRESENT | PT_TABLE)) {                              \
+			*level_out = (level);                               \
+			return (e & PT_PRESENT) ? e : 0;                    \
+		}                                                           \
+		t = (const struct pt_table *)(uintptr_t)(e & PT_ADDR_MASK); \
+	} while (0)
+	switch (pt->levels) {
+	case 6:
+		PT_LOOKUP_STEP(5);
+		/* fall through */
+	case 5:
+		PT_LOOKUP_STEP(4);
+		/* fall through */
+	case 4:
+		PT_LOOKUP_STEP(3);
+		/* fall through */
+	case 3:
+		PT_LOOKUP_STEP(2);
+		/* fall through */
+	case 2:
+		PT_LOOKUP_STEP(1);
+		/* fall through */
+	default:
+		break;
 	}
+#undef PT_LOOKUP_STEP
+	/* Level 0 holds leaves only. */
+	e = ivm_load_acquire((_Atomic uint64_t *)&t->entry[pt_index(la, 0)]);
+	*level_out = 0;
+	return (e & PT_PRESENT) ? e : 0;
 }
 
 /*
