@@ -3,19 +3,23 @@
 """bench/targets.py - the speed targets of the issues, from benchmark JSON.
 
 Usage:
-  bench/targets.py BENCH_BINARY [--runs N] [--min-time S] [--out DIR]
-      run the target benchmarks N times (default 3), each run one
-      invocation of the program with every comparison in it, keep each
-      run's JSON in DIR (default: a temporary directory), and print every
-      target's ratio per run and its median over the runs;
+  bench/targets.py BENCH_BINARY [--rounds N] [--min-time S] [--out DIR]
+      measure every target N times (default 5): each round runs, for each
+      target in turn, one short invocation of the program holding just
+      that target's two sides (so the two are measured seconds apart, back
+      to back), keeps its JSON in DIR (default: a temporary directory),
+      and prints every target's value per round and the median over the
+      rounds;
   bench/targets.py --json FILE...
-      the same from JSON files written earlier by iovamap-bench with the
-      filter below.
+      the same from JSON files written earlier by iovamap-bench (each file
+      must hold every benchmark the targets name, e.g. a run with
+      --benchmark_filter set to FULL_FILTER below).
 
-Every ratio is taken inside one run (both sides of a comparison come from
-the same invocation, back to back), never across runs: this machine's
-speed changes from minute to minute.  The median over runs is what
-docs/BENCHMARKS.md records; min and max show the spread.
+Every ratio is taken inside one invocation (both sides from the same
+process, back to back), never across invocations: this machine's speed
+changes from minute to minute, so the shorter the time between the two
+sides, the less the comparison measures the machine.  The median over
+rounds is what docs/BENCHMARKS.md records; min and max show the spread.
 
 Exit status: 0 when every target's median is met, 1 otherwise, 2 on a
 usage or run error.
@@ -28,8 +32,8 @@ import subprocess
 import sys
 import tempfile
 
-FILTER = ('^(iova_pair_1page|iova_burst|translate_(4k|2m)(_writer)?/'
-          '(iovamap|rculfhash)|flush_pair/(strict|lazy)/lat(0|1000)/)')
+FULL_FILTER = ('^(iova_pair_1page|iova_burst|translate_(4k|2m)(_writer)?/'
+               '(iovamap|rculfhash)|flush_pair/(strict|lazy)/lat(0|1000)/)')
 
 
 def ips(run, name):
@@ -47,90 +51,104 @@ def t(impl_path, threads=1):
     return f"{impl_path}/real_time/threads:{threads}"
 
 
-# (issue, what, function of one run -> value, comparison, bound)
+# (issue, what, function of one run -> value, comparison, bound, filter of
+# the invocation that measures it)
 TARGETS = [
     ("#3", "1-thread alloc+free pair / array-stack floor (time ratio)",
      lambda r: ips(r, t("iova_pair_1page/floor")) /
-     ips(r, t("iova_pair_1page/cached")), "<=", 3.0),
+     ips(r, t("iova_pair_1page/cached")), "<=", 3.0, "^iova_pair_1page/(cached|floor)/real_time/threads:1$"),
     ("#3", "2 threads / 1 thread, cached pair (aggregate)",
      lambda r: ips(r, t("iova_pair_1page/cached", 2)) /
-     ips(r, t("iova_pair_1page/cached")), ">=", 1.8),
+     ips(r, t("iova_pair_1page/cached")), ">=", 1.8,
+     "^iova_pair_1page/cached/"),
     ("#3", "cached / uncached, 2-thread burst",
      lambda r: ips(r, t("iova_burst/cached", 2)) /
-     ips(r, t("iova_burst/uncached", 2)), ">=", 10.0),
+     ips(r, t("iova_burst/uncached", 2)), ">=", 10.0,
+     "^iova_burst/(cached|uncached)/real_time/threads:2$"),
     ("#4", "translate 4 KiB leaves / rculfhash",
      lambda r: ips(r, t("translate_4k/iovamap")) /
-     ips(r, t("translate_4k/rculfhash")), ">=", 2.0),
+     ips(r, t("translate_4k/rculfhash")), ">=", 2.0,
+     "^translate_4k/(iovamap|rculfhash)/real_time/threads:1$"),
     ("#4", "translate 2 MiB leaves / rculfhash",
      lambda r: ips(r, t("translate_2m/iovamap")) /
-     ips(r, t("translate_2m/rculfhash")), ">=", 2.0),
+     ips(r, t("translate_2m/rculfhash")), ">=", 2.0,
+     "^translate_2m/(iovamap|rculfhash)/real_time/threads:1$"),
     ("#4", "translate 4 KiB with a writer / read-only",
      lambda r: ips(r, t("translate_4k_writer/iovamap")) /
-     ips(r, t("translate_4k/iovamap")), ">=", 0.8),
+     ips(r, t("translate_4k/iovamap")), ">=", 0.8,
+     "^translate_4k(_writer)?/iovamap/real_time/threads:1$"),
     ("#4", "translate 2 MiB with a writer / read-only",
      lambda r: ips(r, t("translate_2m_writer/iovamap")) /
-     ips(r, t("translate_2m/iovamap")), ">=", 0.8),
+     ips(r, t("translate_2m/iovamap")), ">=", 0.8,
+     "^translate_2m(_writer)?/iovamap/real_time/threads:1$"),
     ("#5", "lazy / strict map+unmap at 1 us invalidation",
      lambda r: ips(r, t("flush_pair/lazy/lat1000")) /
-     ips(r, t("flush_pair/strict/lat1000")), ">=", 10.0),
+     ips(r, t("flush_pair/strict/lat1000")), ">=", 10.0,
+     "^flush_pair/(strict|lazy)/lat1000/real_time/threads:1$"),
     ("#5", "1-thread lazy map+unmap pair at latency 0 (ns)",
-     lambda r: 1e9 / ips(r, t("flush_pair/lazy/lat0")), "<=", 60.0),
+     lambda r: 1e9 / ips(r, t("flush_pair/lazy/lat0")), "<=", 60.0,
+     "^flush_pair/lazy/lat0/real_time/threads:1$"),
     ("#5", "2 threads / 1 thread, lazy pair at latency 0",
      lambda r: ips(r, t("flush_pair/lazy/lat0", 2)) /
-     ips(r, t("flush_pair/lazy/lat0")), ">=", 1.8),
+     ips(r, t("flush_pair/lazy/lat0")), ">=", 1.8,
+     "^flush_pair/lazy/lat0/"),
 ]
 
 
-def run_bench(binary, out_dir, runs, min_time):
-    files = []
-    for i in range(runs):
-        path = os.path.join(out_dir, f"targets-run{i + 1}.json")
-        cmd = [binary, f"--benchmark_filter={FILTER}",
-               f"--benchmark_min_time={min_time}",
-               "--benchmark_repetitions=3",
-               "--benchmark_report_aggregates_only=true",
-               f"--benchmark_out={path}", "--benchmark_out_format=json"]
-        print("+ " + " ".join(cmd), file=sys.stderr)
-        if subprocess.run(cmd, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL).returncode != 0:
-            sys.exit(f"targets.py: {binary} failed (run {i + 1})")
-        files.append(path)
-    return files
+def invoke(binary, flt, min_time, path):
+    cmd = [binary, f"--benchmark_filter={flt}",
+           f"--benchmark_min_time={min_time}",
+           f"--benchmark_out={path}", "--benchmark_out_format=json"]
+    if subprocess.run(cmd, stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        sys.exit(f"targets.py: failed: {' '.join(cmd)}")
+    with open(path) as fh:
+        return json.load(fh)["benchmarks"]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("binary", nargs="?")
     ap.add_argument("--json", nargs="+", default=None)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.3)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if bool(args.binary) == bool(args.json):
         ap.print_usage(sys.stderr)
         return 2
+    values = [[] for _ in TARGETS]
     if args.json:
-        files = args.json
+        for f in args.json:
+            with open(f) as fh:
+                run = json.load(fh)["benchmarks"]
+            for i, target in enumerate(TARGETS):
+                values[i].append(target[2](run))
+        where = ", ".join(args.json)
     else:
         out_dir = args.out or tempfile.mkdtemp(prefix="ivm-targets-")
         os.makedirs(out_dir, exist_ok=True)
-        files = run_bench(args.binary, out_dir, args.runs, args.min_time)
-    runs = []
-    for f in files:
-        with open(f) as fh:
-            runs.append(json.load(fh)["benchmarks"])
+        print(f"+ {args.binary} --benchmark_filter=<one target> "
+              f"--benchmark_min_time={args.min_time} ... "
+              f"({args.rounds} rounds of {len(TARGETS)} invocations)",
+              file=sys.stderr)
+        for rnd in range(args.rounds):
+            for i, target in enumerate(TARGETS):
+                path = os.path.join(out_dir, f"round{rnd + 1}-target{i + 1}.json")
+                run = invoke(args.binary, target[5], args.min_time, path)
+                values[i].append(target[2](run))
+        where = out_dir
 
     all_met = True
     print(f"{'issue':5} {'target':58} {'bound':>8} {'median':>8} "
           f"{'min':>7} {'max':>7}  met")
-    for issue, what, fn, op, bound in TARGETS:
-        vals = [fn(r) for r in runs]
+    for (issue, what, _fn, op, bound, _flt), vals in zip(TARGETS, values):
         med = statistics.median(vals)
         met = med <= bound if op == "<=" else med >= bound
         all_met &= met
         print(f"{issue:5} {what:58} {op + str(bound):>8} {med:8.2f} "
               f"{min(vals):7.2f} {max(vals):7.2f}  {'yes' if met else 'NO'}")
-    print(f"({len(runs)} runs: " + ", ".join(files) + ")")
+    print(f"({len(values[0])} measurements each; JSON: {where})")
     return 0 if all_met else 1
 
 
