@@ -95,6 +95,20 @@ static inline uint64_t ivm_bench_xorshift64(uint64_t *state)
 	return x;
 }
 
+/*
+ * ivm_bench_pin_self - pin the calling thread to the slot-th CPU (mod
+ * their number) of the set the program started with, as DPDK pins its
+ * lcores.  The shim pins benchmark thread i to slot i before setup, so a
+ * run's threads never migrate: a thread that moves leaves its per-CPU
+ * magazines and flush queue behind and runs cold for a while, which
+ * measured a single-thread map+unmap pair at 46-55 ns pinned and 85-95 ns
+ * when the scheduler moved it.  A background thread a benchmark starts
+ * (translate's writer) pins itself to the slot after the benchmark's own
+ * threads.  IVM_BENCH_PIN=0 in the environment turns pinning off (the
+ * JSON context records iovamap_pinned).  Returns 0 or an errno value.
+ */
+int ivm_bench_pin_self(int slot);
+
 /* Bytes between per-thread data, so threads never share a cache line
  * (two lines: the adjacent-line prefetcher pulls pairs on x86). */
 #define IVM_BENCH_THREAD_STRIDE 128

@@ -26,6 +26,10 @@
 
 #include <benchmark/benchmark.h>
 
+#include <pthread.h>
+#include <sched.h>
+
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -44,6 +48,23 @@
 
 namespace {
 
+// The CPUs the program may run on, read at start (ivm_bench_pin_self).
+cpu_set_t start_cpus;
+int start_cpu_count;
+bool pin_enabled = true;
+
+void pin_init()
+{
+	const char *env = std::getenv("IVM_BENCH_PIN");
+
+	pin_enabled = !(env != nullptr && env[0] == '0');
+	if (sched_getaffinity(0, sizeof(start_cpus), &start_cpus) != 0)
+		pin_enabled = false;
+	start_cpu_count = CPU_COUNT(&start_cpus);
+	if (start_cpu_count == 0)
+		pin_enabled = false;
+}
+
 // The context of the run in progress of one definition.  Runs of one
 // benchmark never overlap, so one slot per definition suffices.
 struct Slot {
@@ -58,6 +79,11 @@ void run_one(benchmark::State &state, Slot *slot)
 	const ivm_bench_def *def = slot->def;
 	const uint64_t batch = def->batch;
 
+	int pin_error = ivm_bench_pin_self(state.thread_index());
+	if (pin_error != 0) {
+		state.SkipWithError("cannot pin the benchmark thread");
+		return;
+	}
 	if (state.thread_index() == 0)
 		slot->ctx = def->setup(state.threads());
 
@@ -114,10 +140,27 @@ void register_suite(const ivm_bench_def *defs, size_t count,
 
 } // namespace
 
+extern "C" int ivm_bench_pin_self(int slot)
+{
+	if (!pin_enabled)
+		return 0;
+	int want = slot % start_cpu_count;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &start_cpus) || want-- > 0)
+			continue;
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		return pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+	}
+	return EINVAL;
+}
+
 int main(int argc, char **argv)
 {
 	std::vector<std::unique_ptr<Slot>> slots;
 
+	pin_init();
 	benchmark::Initialize(&argc, argv);
 	if (benchmark::ReportUnrecognizedArguments(argc, argv))
 		return 1;
@@ -125,6 +168,8 @@ int main(int argc, char **argv)
 	benchmark::AddCustomContext("iovamap_version", IVM_BENCH_VERSION);
 	benchmark::AddCustomContext("iovamap_buildtype", IVM_BENCH_BUILDTYPE);
 	benchmark::AddCustomContext("iovamap_lto", IVM_BENCH_LTO);
+	benchmark::AddCustomContext("iovamap_pinned",
+				    pin_enabled ? "one CPU per thread" : "no");
 
 #define IVM_BENCH_REGISTER_SUITE(name)                                     \
 	{                                                                   \
