@@ -93,7 +93,8 @@ struct pt_table {
  */
 struct pt_cpu {
 	_Atomic uint64_t removed;
-} __attribute__((aligned(64)));
+} __attribute__((aligned(128))); /* two lines: the adjacent-line prefetcher
+				    pulls pairs, so 64 would still share */
 
 struct pagetable {
 	struct pt_table *root;   /* level levels-1; lives as long as the table */
