@@ -6,10 +6,10 @@ Usage:
   bench/targets.py BENCH_BINARY [--rounds N] [--min-time S] [--out DIR]
       measure every target N times (default 5): each round runs, for each
       target in turn, one short invocation of the program holding just
-      that target's two sides (so the two are measured seconds apart, back
-      to back), keeps its JSON in DIR (default: a temporary directory),
-      and prints every target's value per round and the median over the
-      rounds;
+      that target's two sides, each repeated REPETITIONS times in random
+      interleaved order (the median repetition counts), keeps its JSON in
+      DIR (default: a temporary directory), and prints every target's
+      median, minimum and maximum over the rounds;
   bench/targets.py --json FILE...
       the same from JSON files written earlier by iovamap-bench (each file
       must hold every benchmark the targets name, e.g. a run with
@@ -34,6 +34,13 @@ import tempfile
 
 FULL_FILTER = ('^(iova_pair_1page|iova_burst|translate_(4k|2m)(_writer)?/'
                '(iovamap|rculfhash)|flush_pair/(strict|lazy)/lat(0|1000)/)')
+
+
+# Repetitions per invocation, run in random order across the benchmarks of
+# the invocation (Google Benchmark's random interleaving), so that a slow
+# or fast spell of the machine falls on both sides of a comparison; each
+# side is then the median of its repetitions.
+REPETITIONS = 6
 
 
 def ips(run, name):
@@ -101,6 +108,9 @@ TARGETS = [
 def invoke(binary, flt, min_time, path):
     cmd = [binary, f"--benchmark_filter={flt}",
            f"--benchmark_min_time={min_time}",
+           f"--benchmark_repetitions={REPETITIONS}",
+           "--benchmark_enable_random_interleaving=true",
+           "--benchmark_report_aggregates_only=true",
            f"--benchmark_out={path}", "--benchmark_out_format=json"]
     if subprocess.run(cmd, stdout=subprocess.DEVNULL,
                       stderr=subprocess.DEVNULL).returncode != 0:
@@ -114,7 +124,7 @@ def main():
     ap.add_argument("binary", nargs="?")
     ap.add_argument("--json", nargs="+", default=None)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--min-time", type=float, default=0.3)
+    ap.add_argument("--min-time", type=float, default=0.1)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if bool(args.binary) == bool(args.json):
