@@ -33,10 +33,14 @@ struct ivm_backend_ops {
 	/* Destroy; everything was unmapped and synced before. */
 	void (*destroy)(struct ivm_backend *be);
 	/* A mapping now exists in the page table.  A failure makes the
-	 * core undo the mapping (INSUFFICIENT_RESOURCES to the caller). */
+	 * core undo the mapping (INSUFFICIENT_RESOURCES to the caller).
+	 * NULL: nothing to do (a backend whose hardware reads the page table
+	 * itself, like the software model); map and unmap are on every
+	 * operation's path, so an empty hook costs an indirect call each. */
 	ivm_status (*map)(struct ivm_backend *be, ivm_la la, uint64_t pages,
 			  const struct ivm_phys *phys, uint32_t permissions);
-	/* A mapping is gone from the page table.  Never fails. */
+	/* A mapping is gone from the page table.  Never fails.  NULL: as
+	 * for map. */
 	void (*unmap)(struct ivm_backend *be, ivm_la la, uint64_t pages);
 	/* Queue the invalidation of [la, la + pages); must not block. */
 	void (*add_range)(struct ivm_backend *be, ivm_la la, uint64_t pages,

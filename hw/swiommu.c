@@ -146,16 +146,6 @@ static void sw_destroy(struct ivm_backend *be)
 
 
 /* The model walks the shared page table: nothing to program on map. */
-static ivm_status sw_map(struct ivm_backend *be, ivm_la la, uint64_t pages,
-			 const struct ivm_phys *phys, uint32_t permissions)
-{
-	return IVM_STATUS_SUCCESS;
-}
-
-static void sw_unmap(struct ivm_backend *be, ivm_la la, uint64_t pages)
-{
-}
-
 static void sw_add_range(struct ivm_backend *be, ivm_la la, uint64_t pages,
 			 bool last_level)
 {
@@ -289,8 +279,8 @@ const struct ivm_backend_ops ivm_swiommu_ops = {
 	.name = "swiommu",
 	.create = sw_create,
 	.destroy = sw_destroy,
-	.map = sw_map,
-	.unmap = sw_unmap,
+	.map = NULL,   /* the model walks the page table itself */
+	.unmap = NULL,
 	.add_range = sw_add_range,
 	.sync = sw_sync,
 	.flush_all = sw_flush_all,

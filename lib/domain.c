@@ -228,7 +228,7 @@ static ivm_status place_region(struct ivm_domain *d,
 			.contiguous = { .base = r->base,
 					.size = r->pages << IVM_PAGE_SHIFT },
 		};
-		status = d->be_ops->map(d->be, r->base, r->pages, &phys,
+		status = domain_backend_map(d, r->base, r->pages, &phys,
 					IVM_PERM_READ | IVM_PERM_WRITE);
 		if (status != IVM_STATUS_SUCCESS)
 			pt_remove(&d->pt, r->base, r->pages, false);

@@ -64,6 +64,24 @@ struct ivm_domain {
 	_Atomic uint32_t devices;        /* model devices attached */
 };
 
+/* The backend's map and unmap hooks, which may be NULL (hw/backend.h). */
+static inline ivm_status domain_backend_map(struct ivm_domain *d, ivm_la la,
+					    uint64_t pages,
+					    const struct ivm_phys *phys,
+					    uint32_t permissions)
+{
+	return d->be_ops->map ? d->be_ops->map(d->be, la, pages, phys,
+					       permissions)
+			      : IVM_STATUS_SUCCESS;
+}
+
+static inline void domain_backend_unmap(struct ivm_domain *d, ivm_la la,
+					uint64_t pages)
+{
+	if (d->be_ops->unmap)
+		d->be_ops->unmap(d->be, la, pages);
+}
+
 static inline uint64_t domain_pages(const struct ivm_domain *d)
 {
 	return 1ull << (d->width - IVM_PAGE_SHIFT);

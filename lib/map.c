@@ -89,7 +89,7 @@ static ivm_status install_mapping(struct ivm_domain *d, ivm_la la,
 	ivm_status status = pt_install(&d->pt, la, pages, src, false);
 	if (status != IVM_STATUS_SUCCESS)
 		return status;
-	status = d->be_ops->map(d->be, la, pages, phys, permissions);
+	status = domain_backend_map(d, la, pages, phys, permissions);
 	if (status != IVM_STATUS_SUCCESS) {
 		pt_remove(&d->pt, la, pages, false);
 		/* A device may have cached a leaf in between. */
@@ -109,7 +109,7 @@ static void release_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
 	bool block = w->mappings == 1 && w->last_kind == PT_KIND_ALLOCATED;
 	uint64_t space = space_of_run(d, pages, w);
 
-	d->be_ops->unmap(d->be, la, pages);
+	domain_backend_unmap(d, la, pages);
 	if (d->lazy && block) {
 		/* Invariant 4 via the flush queue: the block goes back after
 		 * the sync that invalidates it (flushq.c).  The queue

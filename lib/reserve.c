@@ -134,7 +134,7 @@ IVM_API ivm_status ivm_map_reserved_logical_range(struct ivm_reservation *reserv
 	ivm_rcu_ensure_registered();
 	ivm_status status = pt_install(&d->pt, la, pages, &src, true);
 	if (status == IVM_STATUS_SUCCESS) {
-		status = d->be_ops->map(d->be, la, pages, phys, permissions);
+		status = domain_backend_map(d, la, pages, phys, permissions);
 		if (status != IVM_STATUS_SUCCESS) {
 			pt_remove(&d->pt, la, pages, true);
 			domain_invalidate(d, la, pages);
@@ -178,7 +178,7 @@ IVM_API ivm_status ivm_unmap_reserved_logical_range(struct ivm_reservation *rese
 			    count_mapping, &found))
 		return IVM_STATUS_INVALID_PARAMETER;
 	pt_remove(&d->pt, la, pages, true);
-	d->be_ops->unmap(d->be, la, pages);
+	domain_backend_unmap(d, la, pages);
 	domain_invalidate(d, la, pages);
 	ivm_fetch_sub_relaxed(&r->mappings, found);
 	return IVM_STATUS_SUCCESS;
