@@ -91,9 +91,10 @@
 #define FLUSHQ_SPAN_SLACK 4u
 #define FLUSHQ_SPAN_MIN_PAGES 512u
 /* Slots are 1 << FLUSHQ_SLOT_SHIFT bytes apart (rseq.h's layout: the
- * lock word first); two cache lines, as the adjacent-line prefetcher
- * pulls lines in pairs. */
-#define FLUSHQ_SLOT_SHIFT 7
+ * lock word first): the lock and rings in the first 128 bytes (every push
+ * writes them), oldest_ns in the second (every poll of every thread reads
+ * it); 128 because the adjacent-line prefetcher pulls lines in pairs. */
+#define FLUSHQ_SLOT_SHIFT 8
 
 /* A ring: rseq.h's stack object (its first 16 bytes are ours). */
 struct flushq_ring {
@@ -109,8 +110,11 @@ struct flushq_cpu {
 	struct ivm_rseq_stack_pair pair;    /* the rings (invariant 2) */
 	struct flushq_ring *spare;          /* lock; NULL while a flusher
 					       uses it */
-	_Atomic uint64_t oldest_ns;         /* push time of the oldest
-					       entry, 0 when none noted */
+	/* Push time of the oldest entry, 0 when none is noted.  Written
+	 * once per batch; read by every poll, which therefore touches no
+	 * line a push writes (a poll on one CPU used to pull the other
+	 * CPU's rings line on every call). */
+	_Alignas(128) _Atomic uint64_t oldest_ns;
 } __attribute__((aligned(1u << FLUSHQ_SLOT_SHIFT)));
 _Static_assert(sizeof(struct flushq_cpu) == 1u << FLUSHQ_SLOT_SHIFT,
 	       "one slot per shift");
@@ -330,6 +334,11 @@ static bool take_locked(struct flushq *fq, struct flushq_cpu *s, unsigned k,
 	p->stack[old] = fresh;
 	ivm_store_relaxed(&p->state[old], 0);
 	ivm_store_relaxed(&s->oldest_ns, 0);
+	/* Flipped: pushes may already have landed in the new ring while
+	 * state[old] still counted, so none of them noted its time; start
+	 * its clock here (note_push_time covers the pushes after). */
+	if (slot_depth(s) != 0)
+		ivm_store_relaxed(&s->oldest_ns, ivm_coarse_now_ns());
 	/* Flipped: cur now names the empty ring[old ^ 1] and ring[old] is the
 	 * fresh one (invariant 3 holds).  Fenced: cur still names old, now
 	 * fresh. */
@@ -576,14 +585,21 @@ uint64_t flushq_poll(struct flushq *fq)
 
 	if (now < fq->timeout_ns)
 		return 0;
+	/* Once per timeout, also look at the rings of slots with no time
+	 * noted, in case a push's note was lost to a race (note_push_time
+	 * and take_locked make that rare); otherwise a poll reads only the
+	 * oldest_ns lines, which pushes do not write. */
+	bool check_depths = now - ivm_load_relaxed(&fq->depth_check_ns) >=
+			    fq->timeout_ns;
+	if (check_depths)
+		ivm_store_relaxed(&fq->depth_check_ns, now);
 	for (unsigned k = 0; k < fq->nslots; k++) {
 		struct flushq_cpu *s = &fq->slots[k];
-		if (slot_depth(s) == 0)
-			continue; /* the common case: nothing queued */
 		uint64_t oldest = ivm_load_relaxed(&s->oldest_ns);
 		if (oldest == 0) {
-			/* A push raced its note: start the clock now. */
-			ivm_store_relaxed(&s->oldest_ns, now);
+			/* The common case: nothing queued. */
+			if (check_depths && slot_depth(s) != 0)
+				ivm_store_relaxed(&s->oldest_ns, now);
 			continue;
 		}
 		if (oldest > now - fq->timeout_ns)

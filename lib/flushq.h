@@ -23,6 +23,7 @@ struct flushq {
 	unsigned nslots;              /* CPU slots */
 	unsigned capacity;            /* entries per ring */
 	bool rseq;                    /* pushes are rseq sections (rseq.h) */
+	_Atomic uint64_t depth_check_ns; /* last poll that read ring depths */
 	uint64_t timeout_ns;
 	struct flushq_cpu *slots;
 
