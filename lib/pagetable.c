@@ -98,13 +98,6 @@ _Static_assert(sizeof(struct pt_table) == IVM_PAGE_SIZE,
  * sched_yield(). */
 #define PT_SPINS_BEFORE_YIELD 64u
 
-/* The path of a descent: slot[L] is the entry (in the level L+1 table)
- * that points to table[L]; for the root, slot is NULL. */
-struct pt_path {
-	_Atomic uint64_t *slot[PT_MAX_LEVELS];
-	struct pt_table *table[PT_MAX_LEVELS];
-};
-
 /* What retires a table: the rcu_head lives outside the table, so that the
  * table's entries stay PT_DEAD until it is freed (invariant 2). */
 struct pt_retired {
@@ -202,7 +195,8 @@ static uint64_t removed_sum(const struct pagetable *pt)
 	return sum;
 }
 
-bool pt_reclaim_due(const struct pagetable *pt)
+/* Whether unmaps have removed enough pages since the last sweep. */
+static bool reclaim_due(const struct pagetable *pt)
 {
 	uint64_t tables = ivm_load_relaxed(&pt->tables);
 	if (tables < PT_RECLAIM_MIN_TABLES)
@@ -216,11 +210,11 @@ bool pt_reclaim_due(const struct pagetable *pt)
 static void note_removed(struct pagetable *pt, uint64_t pages)
 {
 	struct pt_cpu *c = &pt->cpu[ivm_current_cpu(pt->ncpu)];
-	uint64_t before = ivm_load_relaxed(&c->removed);
+	uint64_t after = ivm_estimate_add(&c->removed, pages);
 
-	ivm_estimate_add(&c->removed, pages);
-	if (ivm_unlikely((before ^ (before + pages)) >=
-			 PT_RECLAIM_CHECK_PAGES) && pt_reclaim_due(pt))
+	/* Crossed a multiple of PT_RECLAIM_CHECK_PAGES (a power of two). */
+	if (ivm_unlikely(((after - pages) ^ after) >= PT_RECLAIM_CHECK_PAGES) &&
+	    reclaim_due(pt))
 		pt_reclaim(pt);
 }
 
@@ -330,8 +324,12 @@ static ivm_status install_run(struct pagetable *pt, ivm_la base,
 		if (expect_marker) {
 			/* A2: pairs with R1. */
 			uint64_t e = ivm_load_acquire(slot);
-			child = entry_is_table(e) ? entry_table(e) : NULL;
-			status = IVM_STATUS_IN_USE;
+			if (entry_is_table(e)) {
+				child = entry_table(e);
+			} else {
+				child = NULL;
+				status = IVM_STATUS_IN_USE;
+			}
 		} else {
 			child = slot_enter(pt, slot, &status);
 		}
@@ -340,7 +338,6 @@ static ivm_status install_run(struct pagetable *pt, ivm_la base,
 			*again = status == IVM_STATUS_SUCCESS;
 			return status;
 		}
-		status = IVM_STATUS_SUCCESS;
 		level--;
 		t = child;
 	}
@@ -459,28 +456,25 @@ ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
 }
 
 /*
- * Descend to the slot holding la's entry, whatever it holds (leaf,
- * marker, or empty at the level where the walk stopped).  Fills path.
+ * Descend to the table whose entry for la holds no table (a leaf, a
+ * marker, or empty at the level where the walk stopped); *level_out is
+ * that table's level.  la's entry is then
+ * &table->entry[pt_index(la, *level_out)].
  */
-static _Atomic uint64_t *find_slot(const struct pagetable *pt, ivm_la la,
-				   unsigned *level_out, struct pt_path *path)
+static struct pt_table *find_table(const struct pagetable *pt, ivm_la la,
+				   unsigned *level_out)
 {
 	struct pt_table *t = pt->root;
 	unsigned level = pt->levels - 1;
 
-	path->slot[level] = NULL;
-	path->table[level] = t;
 	for (;;) {
-		_Atomic uint64_t *slot = &t->entry[pt_index(la, level)];
 		/* A2: pairs with R1. */
-		uint64_t e = ivm_load_acquire(slot);
-		if (level == 0 || !(e & PT_PRESENT) || !(e & PT_TABLE)) {
+		uint64_t e = ivm_load_acquire(&t->entry[pt_index(la, level)]);
+		if (level == 0 || !entry_is_table(e)) {
 			*level_out = level;
-			return slot;
+			return t;
 		}
 		level--;
-		path->slot[level] = slot;
-		path->table[level] = entry_table(e);
 		t = entry_table(e);
 	}
 }
@@ -493,16 +487,14 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
 	/* No read-side section needed: the leaves are the caller's, and they
 	 * keep every table on their path linked (invariant 3). */
 	while (cur != end) {
-		struct pt_path path;
 		unsigned level;
-		_Atomic uint64_t *slot = find_slot(pt, cur, &level, &path);
-		struct pt_table *t = path.table[level];
+		struct pt_table *t = find_table(pt, cur, &level);
 		uint64_t size = pt_level_size(level);
 		unsigned i = pt_index(cur, level);
 
 		while (i < PT_ENTRIES && cur != end) {
 			uint64_t e = ivm_load_relaxed(&t->entry[i]);
-			if ((e & PT_PRESENT) && (e & PT_TABLE))
+			if (entry_is_table(e))
 				break; /* descend again */
 			IVM_CHECK(e != 0 && (cur & (size - 1)) == 0);
 			/* Release: the leaf's last readers need no ordering
@@ -513,7 +505,6 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
 			i++;
 			cur += size;
 		}
-		(void)slot;
 	}
 	if (!to_marker)
 		note_removed(pt, pages);
@@ -522,14 +513,14 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
 bool pt_take_single(struct pagetable *pt, ivm_la la, uint64_t pages,
 		    unsigned kind_mask, enum pt_kind *kind_out)
 {
-	struct pt_path path;
 	unsigned level;
 	bool taken = false;
 
 	/* A read-side section: the walk may meet a table being unlinked (if
 	 * the leaf is not ours after all). */
 	ivm_rcu_read_lock();
-	_Atomic uint64_t *slot = find_slot(pt, la, &level, &path);
+	struct pt_table *t = find_table(pt, la, &level);
+	_Atomic uint64_t *slot = &t->entry[pt_index(la, level)];
 	/* A4: pairs with R1 (the leaf's publication). */
 	uint64_t e = ivm_load_acquire(slot);
 	const uint64_t whole = PT_PRESENT | PT_FIRST | PT_LAST;
@@ -557,10 +548,10 @@ bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages)
 
 	ivm_rcu_read_lock(); /* as in walk_whole */
 	while (cur != end) {
-		struct pt_path path;
 		unsigned level;
-		_Atomic uint64_t *slot = find_slot(pt, cur, &level, &path);
-		uint64_t e = ivm_load_acquire(slot);
+		struct pt_table *t = find_table(pt, cur, &level);
+		/* A2: pairs with R1. */
+		uint64_t e = ivm_load_acquire(&t->entry[pt_index(cur, level)]);
 		uint64_t size = pt_level_size(level);
 
 		if (e != 0 && e != PT_DEAD) { /* PT_DEAD: a sealed table, empty */
@@ -584,16 +575,14 @@ static void unclaim(const struct pagetable *pt, ivm_la la, ivm_la until)
 	ivm_la cur = la;
 
 	while (cur < until) {
-		struct pt_path path;
 		unsigned level;
-		find_slot(pt, cur, &level, &path);
-		struct pt_table *t = path.table[level];
+		struct pt_table *t = find_table(pt, cur, &level);
 		uint64_t size = pt_level_size(level);
 
 		for (unsigned i = pt_index(cur, level);
 		     i < PT_ENTRIES && cur < until; i++, cur += size) {
 			uint64_t e = ivm_load_relaxed(&t->entry[i]);
-			if ((e & PT_PRESENT) && (e & PT_TABLE))
+			if (entry_is_table(e))
 				break;
 			/* Release: pairs with A4 of an unmapper that claims
 			 * the mapping next. */
@@ -624,10 +613,8 @@ static bool walk_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
 	 * section so that tables reclaimed meanwhile stay readable. */
 	ivm_rcu_read_lock();
 	while (cur != end && whole) {
-		struct pt_path path;
 		unsigned level;
-		find_slot(pt, cur, &level, &path);
-		struct pt_table *t = path.table[level];
+		struct pt_table *t = find_table(pt, cur, &level);
 		uint64_t size = pt_level_size(level);
 		unsigned i = pt_index(cur, level);
 
@@ -635,7 +622,7 @@ static bool walk_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
 			/* A4: pairs with R1 (the leaf's publication) and the
 			 * release of an unclaim. */
 			uint64_t e = ivm_load_acquire(&t->entry[i]);
-			if ((e & PT_PRESENT) && (e & PT_TABLE))
+			if (entry_is_table(e))
 				break;
 			if (!(e & PT_PRESENT) ||
 			    (cur & (size - 1)) != 0 || end - cur < size ||
@@ -737,7 +724,9 @@ static bool reclaim_table(struct pagetable *pt, _Atomic uint64_t *slot,
 		 * whose CAS succeeds on an entry never meets PT_DEAD above it
 		 * in the same run (install_run). */
 		while (i-- > 0)
-			ivm_store_release(&child->entry[i], 0);
+			/* Relaxed: the sweep published nothing in the table;
+			 * a writer's CAS from 0 needs only to see 0. */
+			ivm_store_relaxed(&child->entry[i], 0);
 		ivm_mem_free(r, sizeof(*r), _Alignof(struct pt_retired));
 		return false;
 	}
@@ -787,7 +776,7 @@ uint64_t pt_reclaim(struct pagetable *pt)
 	ivm_rcu_read_lock();
 	uint64_t retired = reclaim_below(pt, pt->root, pt->levels - 1);
 	ivm_rcu_read_unlock();
-	/* Start counting removed pages again (pt_reclaim_due). */
+	/* Start counting removed pages again (reclaim_due). */
 	ivm_store_relaxed(&pt->removed_base, removed);
 	return retired;
 }

@@ -233,7 +233,8 @@ ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
  * caller has checked (pt_check_whole) are present leaves or markers lying
  * entirely inside the range.  With to_marker the slots become PT_MARKER
  * (reservation keeps them); otherwise empty.  Tables left empty stay
- * linked until a reclaim (run here when pt_reclaim_due()).
+ * linked until a reclaim (run here once enough pages were removed,
+ * PT_RECLAIM_* above).
  *
  * Context, Blocking: as pt_install, but never allocates and never fails.
  */
@@ -301,9 +302,6 @@ bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages);
  * (frees happen after a grace period, on liburcu's call_rcu thread).
  */
 uint64_t pt_reclaim(struct pagetable *pt);
-
-/* Whether unmaps have removed enough pages since the last sweep. */
-bool pt_reclaim_due(const struct pagetable *pt);
 
 /* What a walk over every table counts (pt_tally). */
 struct pt_tally {
