@@ -165,7 +165,7 @@ static void ring_free(const struct flushq *fq, struct flushq_ring *r)
 
 static inline unsigned state_depth(const _Atomic uint64_t *state)
 {
-	return (unsigned)(ivm_load_relaxed(state) & IVM_RSEQ_DEPTH_MASK);
+	return (unsigned)ivm_rseq_depth(ivm_load_relaxed(state));
 }
 
 /* Entries in both rings of s (relaxed: true at some instant). */

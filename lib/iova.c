@@ -317,11 +317,6 @@ static inline void slot_counter_add(_Atomic uint64_t *counter, uint64_t v)
 
 void (*iova_debug_before_swap)(void);
 
-static inline uint64_t state_depth(uint64_t state)
-{
-	return state & IVM_RSEQ_DEPTH_MASK;
-}
-
 static inline uint64_t state_pops(uint64_t state)
 {
 	return state >> IVM_RSEQ_DEPTH_BITS;
@@ -347,8 +342,8 @@ static struct magazine *stack_take(struct ivm_rseq_stack_pair *p, unsigned i)
 	uint64_t state = ivm_load_relaxed(&p->state[i]);
 
 	if (m != NULL)
-		m->size = state_depth(state);
-	IVM_ASSERT(m != NULL || state_depth(state) == 0);
+		m->size = ivm_rseq_depth(state);
+	IVM_ASSERT(m != NULL || ivm_rseq_depth(state) == 0);
 	p->stack[i] = NULL;
 	ivm_store_relaxed(&p->state[i], state & ~IVM_RSEQ_DEPTH_MASK);
 	return m;
@@ -361,7 +356,7 @@ static void stack_put(struct ivm_rseq_stack_pair *p, unsigned i,
 {
 	uint64_t state = ivm_load_relaxed(&p->state[i]);
 
-	IVM_ASSERT(p->stack[i] == NULL && state_depth(state) == 0);
+	IVM_ASSERT(p->stack[i] == NULL && ivm_rseq_depth(state) == 0);
 	p->stack[i] = m;
 	ivm_store_relaxed(&p->state[i], state | m->size);
 }
@@ -565,7 +560,7 @@ static bool slot_alloc_miss(struct iova_cache *c, struct cpu_slot *s,
 	uint64_t state = ivm_load_relaxed(&p->state[prev]);
 	uint64_t add = IVM_RSEQ_ONE_POP;
 
-	if (state_depth(state) == 0) {
+	if (ivm_rseq_depth(state) == 0) {
 		slot_counter_add(&s->misses, 1);
 		depot_lock(c);
 		struct magazine *full = depot_pop_locked(c, o);
@@ -582,7 +577,7 @@ static bool slot_alloc_miss(struct iova_cache *c, struct cpu_slot *s,
 		add = 0; /* a miss, not a hit */
 	}
 	struct magazine *m = p->stack[prev];
-	*page_out = m->pages[state_depth(state) - 1];
+	*page_out = m->pages[ivm_rseq_depth(state) - 1];
 	ivm_store_relaxed(&p->state[prev], state + add - 1);
 	slot_swap(c, p, k);
 	return true;
@@ -606,7 +601,7 @@ static bool slot_free_miss(struct iova_cache *c, struct cpu_slot *s,
 	unsigned prev = (unsigned)p->cur ^ 1;
 	uint64_t state = ivm_load_relaxed(&p->state[prev]);
 
-	if (p->stack[prev] == NULL || state_depth(state) == IOVA_MAG_SIZE) {
+	if (p->stack[prev] == NULL || ivm_rseq_depth(state) == IOVA_MAG_SIZE) {
 		struct magazine *empty;
 
 		depot_lock(c);
@@ -630,7 +625,7 @@ static bool slot_free_miss(struct iova_cache *c, struct cpu_slot *s,
 		state = ivm_load_relaxed(&p->state[prev]);
 	}
 	struct magazine *m = p->stack[prev];
-	m->pages[state_depth(state)] = page;
+	m->pages[ivm_rseq_depth(state)] = page;
 	ivm_store_relaxed(&p->state[prev], state + 1);
 	slot_swap(c, p, k);
 	return true;
@@ -766,7 +761,7 @@ static uint64_t cache_cached_pages(const struct iova_cache *c)
 	for (unsigned cpu = 0; cpu < c->ncpus; cpu++)
 		for (unsigned o = 0; o < IOVA_CACHE_ORDERS; o++)
 			for (unsigned i = 0; i < 2; i++)
-				pages += state_depth(ivm_load_relaxed(
+				pages += ivm_rseq_depth(ivm_load_relaxed(
 					&c->slots[cpu].pair[o].state[i])) << o;
 	return pages;
 }
@@ -942,10 +937,10 @@ ivm_noinline static ivm_status alloc_cacheable(struct ivm_iova *io,
 	struct ivm_rseq_stack_pair *p = &s->pair[order];
 	unsigned cur = (unsigned)p->cur;
 	uint64_t state = ivm_load_relaxed(&p->state[cur]);
-	if (ivm_unlikely(state_depth(state) == 0))
+	if (ivm_unlikely(ivm_rseq_depth(state) == 0))
 		return alloc_miss(io, s, k, order, page_out); /* unlocks s */
 	struct magazine *m = p->stack[cur];
-	*page_out = m->pages[state_depth(state) - 1];
+	*page_out = m->pages[ivm_rseq_depth(state) - 1];
 	ivm_store_relaxed(&p->state[cur], state + IVM_RSEQ_ONE_POP - 1);
 	slot_unlock(s);
 	return IVM_STATUS_SUCCESS;
@@ -1017,11 +1012,11 @@ ivm_noinline static void free_cacheable(struct ivm_iova *io, uint64_t page,
 	unsigned cur = (unsigned)p->cur;
 	uint64_t state = ivm_load_relaxed(&p->state[cur]);
 	struct magazine *m = p->stack[cur];
-	if (ivm_unlikely(m == NULL || state_depth(state) == IOVA_MAG_SIZE)) {
+	if (ivm_unlikely(m == NULL || ivm_rseq_depth(state) == IOVA_MAG_SIZE)) {
 		free_miss(io, s, k, page, order); /* unlocks s */
 		return;
 	}
-	m->pages[state_depth(state)] = page;
+	m->pages[ivm_rseq_depth(state)] = page;
 	ivm_store_relaxed(&p->state[cur], state + 1);
 	slot_unlock(s);
 }
@@ -1156,7 +1151,7 @@ static bool check_slot(struct ivm_iova *io, struct cpu_slot *s,
 		ok &= p->cur <= 1;
 		for (unsigned i = 0; i < 2; i++) {
 			struct magazine *m = p->stack[i];
-			uint64_t depth = state_depth(
+			uint64_t depth = ivm_rseq_depth(
 				ivm_load_relaxed(&p->state[i]));
 
 			ok &= depth <= IOVA_MAG_SIZE;

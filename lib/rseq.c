@@ -93,13 +93,6 @@ static void decide_usable(void)
 	usable = true;
 }
 
-bool ivm_rseq_usable(void)
-{
-	if (pthread_once(&usable_once, decide_usable) != 0)
-		ivm_die("pthread_once failed");
-	return usable;
-}
-
 void ivm_rseq_fence_cpu(unsigned cpu)
 {
 	IVM_ASSERT(usable);
@@ -135,13 +128,6 @@ static void decide_usable(void)
 	usable = false;
 }
 
-bool ivm_rseq_usable(void)
-{
-	if (pthread_once(&usable_once, decide_usable) != 0)
-		ivm_die("pthread_once failed");
-	return usable;
-}
-
 void ivm_rseq_fence_cpu(unsigned cpu)
 {
 	ivm_die("ivm_rseq_fence_cpu(%u) without rseq sections", cpu);
@@ -158,3 +144,10 @@ bool ivm_rseq_last_section_is_ours(void)
 }
 
 #endif /* IVM_RSEQ_ASM */
+
+bool ivm_rseq_usable(void)
+{
+	if (pthread_once(&usable_once, decide_usable) != 0)
+		ivm_die("pthread_once failed");
+	return usable;
+}

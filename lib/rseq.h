@@ -75,6 +75,12 @@
 #define IVM_RSEQ_DEPTH_MASK ((UINT64_C(1) << IVM_RSEQ_DEPTH_BITS) - 1)
 #define IVM_RSEQ_ONE_POP    (UINT64_C(1) << IVM_RSEQ_DEPTH_BITS)
 
+/* The depth of a stack from its state word. */
+static inline uint64_t ivm_rseq_depth(uint64_t state)
+{
+	return state & IVM_RSEQ_DEPTH_MASK;
+}
+
 /* Where the items start inside a stack object. */
 #define IVM_RSEQ_ITEMS_OFFSET 16
 
@@ -191,6 +197,38 @@ _Static_assert(IVM_RSEQ_SIGNATURE == 0x53053053u, "asm text above");
 _Static_assert(IVM_RSEQ_ITEMS_OFFSET == 16, "asm text below");
 
 /*
+ * The first part of both pair sections, after IVM_RSEQ_ENTER: read the
+ * CPU number (MISS if >= ncpus), find the record (base + cpu << shift),
+ * BUSY if its lock word is set, then leave &state[cur] of the pair at
+ * byte offset `pair` in %[rec], the state word in %[st] and its depth in
+ * %[depth].  Operands: rs, ncpus, shift, base, pair; outputs rec, st,
+ * depth; labels busy, miss.
+ */
+#define IVM_RSEQ_PAIR_STATE                                                 \
+	"movl %%fs:4(%[rs]), %k[rec]\n\t"                                   \
+	"cmpl %[ncpus], %k[rec]\n\t"                                        \
+	"jae %l[miss]\n\t"                                                  \
+	"shlq %b[shift], %[rec]\n\t"                                        \
+	"addq %[base], %[rec]\n\t"                                          \
+	"cmpl $0, (%[rec])\n\t"               /* the lock word */           \
+	"jne %l[busy]\n\t"                                                  \
+	"addq %[pair], %[rec]\n\t"                                          \
+	"movq 32(%[rec]), %[st]\n\t"          /* cur */                     \
+	"leaq 16(%[rec],%[st],8), %[rec]\n\t" /* &state[cur] */             \
+	"movq (%[rec]), %[st]\n\t"                                          \
+	"movzwl %w[st], %k[depth]\n\t"
+
+/* The C labels the pair sections' asm goto jumps to. */
+#define IVM_RSEQ_PAIR_RESULTS                                               \
+restart:                                                                    \
+	ivm_rseq_restart_count++;                                           \
+	return IVM_RSEQ_RESTART;                                            \
+busy:                                                                       \
+	return IVM_RSEQ_BUSY;                                               \
+miss:                                                                       \
+	return IVM_RSEQ_MISS;
+
+/*
  * ivm_rseq_pair_pop - on the calling thread's CPU: if the record's lock
  * word is 0 and stack[cur] of the pair at byte offset `pair` has depth d >
  * 0, *item = items[d - 1] and state[cur] becomes d - 1 with one more pop.
@@ -207,18 +245,7 @@ ivm_rseq_pair_pop(void *base, unsigned shift, unsigned ncpus, size_t pair,
 	__asm__ __volatile__ goto(
 		IVM_RSEQ_DESCRIPTOR
 		IVM_RSEQ_ENTER("[rec]")
-		"movl %%fs:4(%[rs]), %k[rec]\n\t"
-		"cmpl %[ncpus], %k[rec]\n\t"
-		"jae %l[miss]\n\t"
-		"shlq %b[shift], %[rec]\n\t"
-		"addq %[base], %[rec]\n\t"
-		"cmpl $0, (%[rec])\n\t"               /* the lock word */
-		"jne %l[busy]\n\t"
-		"addq %[pair], %[rec]\n\t"
-		"movq 32(%[rec]), %[st]\n\t"          /* cur */
-		"leaq 16(%[rec],%[st],8), %[rec]\n\t" /* &state[cur] */
-		"movq (%[rec]), %[st]\n\t"
-		"movzwl %w[st], %k[depth]\n\t"
+		IVM_RSEQ_PAIR_STATE
 		"testl %k[depth], %k[depth]\n\t"
 		"jz %l[miss]\n\t"
 		"movq -16(%[rec]), %[val]\n\t"        /* stack[cur]: depth > 0,
@@ -235,13 +262,7 @@ ivm_rseq_pair_pop(void *base, unsigned shift, unsigned ncpus, size_t pair,
 		: restart, busy, miss);
 	*item = val;
 	return IVM_RSEQ_DONE;
-restart:
-	ivm_rseq_restart_count++;
-	return IVM_RSEQ_RESTART;
-busy:
-	return IVM_RSEQ_BUSY;
-miss:
-	return IVM_RSEQ_MISS;
+	IVM_RSEQ_PAIR_RESULTS
 }
 
 /*
@@ -262,18 +283,7 @@ ivm_rseq_pair_push(void *base, unsigned shift, unsigned ncpus, size_t pair,
 	__asm__ __volatile__ goto(
 		IVM_RSEQ_DESCRIPTOR
 		IVM_RSEQ_ENTER("[rec]")
-		"movl %%fs:4(%[rs]), %k[rec]\n\t"
-		"cmpl %[ncpus], %k[rec]\n\t"
-		"jae %l[miss]\n\t"
-		"shlq %b[shift], %[rec]\n\t"
-		"addq %[base], %[rec]\n\t"
-		"cmpl $0, (%[rec])\n\t"               /* the lock word */
-		"jne %l[busy]\n\t"
-		"addq %[pair], %[rec]\n\t"
-		"movq 32(%[rec]), %[st]\n\t"          /* cur */
-		"leaq 16(%[rec],%[st],8), %[rec]\n\t" /* &state[cur] */
-		"movq (%[rec]), %[st]\n\t"
-		"movzwl %w[st], %k[depth]\n\t"
+		IVM_RSEQ_PAIR_STATE
 		"cmpl %[cap], %k[depth]\n\t"
 		"jae %l[miss]\n\t"
 		"movq -16(%[rec]), %[stack]\n\t"      /* stack[cur] */
@@ -291,13 +301,7 @@ ivm_rseq_pair_push(void *base, unsigned shift, unsigned ncpus, size_t pair,
 		: "cc", "memory"
 		: restart, busy, miss);
 	return IVM_RSEQ_DONE;
-restart:
-	ivm_rseq_restart_count++;
-	return IVM_RSEQ_RESTART;
-busy:
-	return IVM_RSEQ_BUSY;
-miss:
-	return IVM_RSEQ_MISS;
+	IVM_RSEQ_PAIR_RESULTS
 }
 
 /*
