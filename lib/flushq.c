@@ -317,14 +317,12 @@ static bool take_locked(struct flushq *fq, struct flushq_cpu *s, unsigned k,
 	s->spare = NULL;
 
 	unsigned old = (unsigned)p->cur;
-	bool flipped = false;
 	if (fq->rseq) {
 		enum ivm_rseq_result r;
 		while ((r = ivm_rseq_store_on_cpu(&p->cur, old ^ 1, k)) ==
 		       IVM_RSEQ_RESTART)
 			;
-		flipped = r == IVM_RSEQ_DONE;
-		if (!flipped)
+		if (r != IVM_RSEQ_DONE)
 			ivm_rseq_fence_cpu(k); /* retires pushes on CPU k */
 	}
 	/* Invariant 2: nothing writes ring[old] now. */
@@ -342,7 +340,6 @@ static bool take_locked(struct flushq *fq, struct flushq_cpu *s, unsigned k,
 	/* Flipped: cur now names the empty ring[old ^ 1] and ring[old] is the
 	 * fresh one (invariant 3 holds).  Fenced: cur still names old, now
 	 * fresh. */
-	(void)flipped;
 	return true;
 }
 
@@ -495,19 +492,13 @@ ivm_noinline static bool push_locked(struct flushq *fq, uint64_t entry)
 	ivm_spin_lock(&s->lock);
 	unsigned cur = (unsigned)p->cur;
 	unsigned depth = state_depth(&p->state[cur]);
-	if (!fq->rseq && depth < fq->capacity) {
-		/* The locked path (invariant 2: we hold the lock). */
-		((struct flushq_ring *)p->stack[cur])->items[depth] = entry;
-		ivm_store_relaxed(&p->state[cur], (uint64_t)depth + 1);
-		ivm_spin_unlock(&s->lock);
-		note_push_time(fq, s);
-		return true;
-	}
 	if (depth < fq->capacity) {
-		/* rseq missed with room left: a CPU number past the slots
-		 * (ivm_current_cpu folded it into k).  Queue under the lock
-		 * after fencing k, like a cross-CPU take. */
-		ivm_rseq_fence_cpu(k);
+		/* The locked path, or an rseq miss with room left (a CPU
+		 * number past the slots, which ivm_current_cpu folded into k,
+		 * or a ring another thread took meanwhile): queue under the
+		 * lock, after fencing k like a cross-CPU take (invariant 2). */
+		if (fq->rseq)
+			ivm_rseq_fence_cpu(k);
 		((struct flushq_ring *)p->stack[cur])->items[depth] = entry;
 		ivm_store_relaxed(&p->state[cur], (uint64_t)depth + 1);
 		ivm_spin_unlock(&s->lock);
