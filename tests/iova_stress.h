@@ -222,6 +222,41 @@ struct worker {
 	void *extra;
 };
 
+/* A worker's live blocks: allocate one into live[], free a random one,
+ * free them all; each step checked against the shared shadow map. */
+static inline bool live_alloc(struct worker *w, struct block *live,
+			      unsigned *nlive, unsigned order,
+			      uint64_t min_page, uint64_t max_page)
+{
+	uint64_t page;
+
+	if (iova_alloc(w->io, order, min_page, max_page, &page) !=
+	    IVM_STATUS_SUCCESS) {
+		w->failures++;
+		return false;
+	}
+	shadow_take(w->sh, page, order);
+	live[*nlive].page = page;
+	live[*nlive].order = order;
+	(*nlive)++;
+	return true;
+}
+
+static inline void live_free(struct worker *w, struct block *live,
+			     unsigned *nlive, unsigned k)
+{
+	shadow_give(w->sh, live[k].page, live[k].order);
+	iova_free(w->io, live[k].page, live[k].order);
+	live[k] = live[--*nlive];
+}
+
+static inline void live_free_all(struct worker *w, struct block *live,
+				 unsigned *nlive)
+{
+	while (*nlive > 0)
+		live_free(w, live, nlive, *nlive - 1);
+}
+
 static inline void run_workers(struct worker *w, int n,
 			       void *(*fn)(void *))
 {

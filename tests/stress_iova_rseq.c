@@ -155,28 +155,12 @@ static void *migrate_worker(void *arg)
 			unsigned pick = (unsigned)(r >> 8) % 16;
 			unsigned order = pick < 10 ? 0 : pick < 14 ? 1 + pick % 2
 								   : 3 + pick % 3;
-			uint64_t page;
-			if (iova_alloc(w->io, order, 0, ANY_MAX, &page) !=
-			    IVM_STATUS_SUCCESS) {
-				w->failures++;
-				continue;
-			}
-			shadow_take(w->sh, page, order);
-			live[nlive].page = page;
-			live[nlive].order = order;
-			nlive++;
+			live_alloc(w, live, &nlive, order, 0, ANY_MAX);
 		} else {
-			unsigned k = (unsigned)((r >> 8) % nlive);
-			shadow_give(w->sh, live[k].page, live[k].order);
-			iova_free(w->io, live[k].page, live[k].order);
-			live[k] = live[--nlive];
+			live_free(w, live, &nlive, (unsigned)((r >> 8) % nlive));
 		}
 	}
-	while (nlive > 0) {
-		nlive--;
-		shadow_give(w->sh, live[nlive].page, live[nlive].order);
-		iova_free(w->io, live[nlive].page, live[nlive].order);
-	}
+	live_free_all(w, live, &nlive);
 	res->restarts = ivm_rseq_thread_restarts() - restarts;
 	unpin();
 	/* A thread that has exited must not be signalled or moved. */
@@ -283,28 +267,13 @@ static void *churn_worker(void *arg)
 			hop(&rng);
 		if (nlive < CHURN_LIVE && (nlive == 0 || (r & 2))) {
 			unsigned order = (r >> 8) % 4 == 0; /* 0 or 1 */
-			uint64_t page;
-			if (iova_alloc(w->io, order, 0, ANY_MAX, &page) !=
-			    IVM_STATUS_SUCCESS) {
-				w->failures++; /* the exhauster holds it all */
-				continue;
-			}
-			shadow_take(w->sh, page, order);
-			live[nlive].page = page;
-			live[nlive].order = order;
-			nlive++;
+			/* A failure: the exhauster holds it all. */
+			live_alloc(w, live, &nlive, order, 0, ANY_MAX);
 		} else {
-			unsigned k = (unsigned)((r >> 8) % nlive);
-			shadow_give(w->sh, live[k].page, live[k].order);
-			iova_free(w->io, live[k].page, live[k].order);
-			live[k] = live[--nlive];
+			live_free(w, live, &nlive, (unsigned)((r >> 8) % nlive));
 		}
 	}
-	while (nlive > 0) {
-		nlive--;
-		shadow_give(w->sh, live[nlive].page, live[nlive].order);
-		iova_free(w->io, live[nlive].page, live[nlive].order);
-	}
+	live_free_all(w, live, &nlive);
 	unpin();
 	return NULL;
 }

@@ -58,7 +58,7 @@ static void *mix_worker(void *arg)
 			(nlive < MIX_LIVE && (r % 8) < (phase ? 6u : 2u));
 		if (alloc) {
 			unsigned pick = (unsigned)(r >> 8) % 100, order;
-			uint64_t lo = 0, hi = ANY_MAX, page = 0;
+			uint64_t lo = 0, hi = ANY_MAX;
 
 			order = pick < 60 ? 0 : pick < 95 ? 1 + (unsigned)(r >> 16) % 5
 							   : 6 + (unsigned)(r >> 16) % 2;
@@ -66,27 +66,12 @@ static void *mix_worker(void *arg)
 				lo = (r >> 32) % (w->sh->pages / 2);
 				hi = lo + w->sh->pages / 4;
 			}
-			ivm_status st = iova_alloc(w->io, order, lo, hi, &page);
-			if (st != IVM_STATUS_SUCCESS) {
-				w->failures++;
-				continue;
-			}
-			shadow_take(w->sh, page, order);
-			live[nlive].page = page;
-			live[nlive].order = order;
-			nlive++;
+			live_alloc(w, live, &nlive, order, lo, hi);
 		} else {
-			unsigned k = (unsigned)((r >> 8) % nlive);
-			shadow_give(w->sh, live[k].page, live[k].order);
-			iova_free(w->io, live[k].page, live[k].order);
-			live[k] = live[--nlive];
+			live_free(w, live, &nlive, (unsigned)((r >> 8) % nlive));
 		}
 	}
-	while (nlive > 0) {
-		nlive--;
-		shadow_give(w->sh, live[nlive].page, live[nlive].order);
-		iova_free(w->io, live[nlive].page, live[nlive].order);
-	}
+	live_free_all(w, live, &nlive);
 	free(live);
 	return NULL;
 }
