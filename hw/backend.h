@@ -21,6 +21,7 @@
 #include "iovamap/domain.h"
 #include "iovamap/status.h"
 #include "iovamap/types.h"
+#include "iovamap/vfio.h"
 
 struct ivm_backend;
 
@@ -49,6 +50,13 @@ struct ivm_backend_ops {
 	void (*sync)(struct ivm_backend *be);
 	/* Invalidate everything of the domain and wait for it. */
 	void (*flush_all)(struct ivm_backend *be);
+	/* Real-device backends: bind a device to the domain / let it go
+	 * (iovamap/vfio.h gives the contract; the core has checked the
+	 * arguments' presence).  NULL: the backend has no devices to attach
+	 * (IVM_STATUS_NOT_SUPPORTED). */
+	ivm_status (*attach)(struct ivm_backend *be, const char *pci_address,
+			     struct ivm_vfio_device *out);
+	ivm_status (*detach)(struct ivm_backend *be, const char *pci_address);
 	/* Add the backend's counters to out. */
 	void (*get_stats)(const struct ivm_backend *be,
 			  struct ivm_domain_stats *out);
@@ -56,5 +64,8 @@ struct ivm_backend_ops {
 
 /* The software IOMMU model (hw/swiommu.c). */
 extern const struct ivm_backend_ops ivm_swiommu_ops;
+/* VFIO through DPDK (hw/vfio.c); only in builds with DPDK
+ * (IVM_HAVE_VFIO). */
+extern const struct ivm_backend_ops ivm_vfio_ops;
 
 #endif /* IVM_HW_BACKEND_H */

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "domain.h"
+#include "ivm_config.h"
 #include "iovamap/flush.h"
 #include "mem.h"
 #include "rcu.h"
@@ -189,7 +190,11 @@ static ivm_status check_config(const struct ivm_domain_config *c,
 		}
 	}
 
-	if (c->backend != IVM_BACKEND_SWIOMMU)
+	if (c->backend != IVM_BACKEND_SWIOMMU &&
+	    c->backend != IVM_BACKEND_VFIO)
+		return IVM_STATUS_INVALID_PARAMETER;
+	if (c->backend == IVM_BACKEND_VFIO && c->vfio &&
+	    (unsigned)c->vfio->map_path > IVM_VFIO_MAP_DPDK)
 		return IVM_STATUS_INVALID_PARAMETER;
 	if ((c->iotlb_sets & (c->iotlb_sets - 1)) != 0 || c->iotlb_ways > 16 ||
 	    c->iotlb_sets > IVM_IOTLB_MAX_SETS)
@@ -199,7 +204,23 @@ static ivm_status check_config(const struct ivm_domain_config *c,
 		return IVM_STATUS_INVALID_PARAMETER;
 	if (c->type == IVM_DOMAIN_UNMANAGED)
 		return IVM_STATUS_NOT_SUPPORTED;
+	if (c->backend == IVM_BACKEND_VFIO && !IVM_HAVE_VFIO) {
+		ivm_set_status_detail("this iovamap was built without DPDK, "
+				      "so it has no VFIO backend");
+		return IVM_STATUS_NOT_SUPPORTED;
+	}
 	return IVM_STATUS_SUCCESS;
+}
+
+/* The backend a valid config asks for. */
+static const struct ivm_backend_ops *
+backend_ops(const struct ivm_domain_config *c)
+{
+#if IVM_HAVE_VFIO
+	if (c->backend == IVM_BACKEND_VFIO)
+		return &ivm_vfio_ops;
+#endif
+	return &ivm_swiommu_ops;
 }
 
 /* Give one reserved region its allocator claim and page-table slots. */
@@ -261,7 +282,7 @@ IVM_API ivm_status ivm_domain_create(const struct ivm_domain_config *config,
 	d->has_allocator = has_allocator;
 	d->allow_explicit = has_allocator &&
 		(config->allocator->flags & IVM_ALLOCATOR_ALLOW_EXPLICIT);
-	d->be_ops = &ivm_swiommu_ops;
+	d->be_ops = backend_ops(config);
 	if (pthread_mutex_init(&d->lock, NULL) != 0) {
 		status = IVM_STATUS_INSUFFICIENT_RESOURCES;
 		goto err_free;
@@ -464,4 +485,50 @@ IVM_API ivm_status ivm_flush_domain_by_va_list(struct ivm_domain *domain,
 					  1, last_level);
 	domain->be_ops->sync(domain->be);
 	return IVM_STATUS_SUCCESS;
+}
+
+/* "DDDD:BB:DD.F", the form sysfs names PCI devices by. */
+static bool pci_address_ok(const char *a)
+{
+	static const char form[] = "xxxx:xx:xx.x";
+
+	if (!a || strlen(a) != sizeof(form) - 1)
+		return false;
+	for (size_t i = 0; i < sizeof(form) - 1; i++) {
+		bool hex = (a[i] >= '0' && a[i] <= '9') ||
+			   (a[i] >= 'a' && a[i] <= 'f') ||
+			   (a[i] >= 'A' && a[i] <= 'F');
+		if (form[i] == 'x' ? !hex : a[i] != form[i])
+			return false;
+	}
+	return a[11] <= '7'; /* function 0..7 */
+}
+
+IVM_API ivm_status ivm_domain_attach_device(struct ivm_domain *domain,
+					    const char *pci_address,
+					    struct ivm_vfio_device *out)
+{
+	if (!domain)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	if (!pci_address_ok(pci_address))
+		return IVM_STATUS_INVALID_PARAMETER_2;
+	if (!out)
+		return IVM_STATUS_INVALID_PARAMETER_3;
+	if (!domain->be_ops->attach)
+		return IVM_STATUS_NOT_SUPPORTED;
+	ivm_rcu_ensure_registered();
+	return domain->be_ops->attach(domain->be, pci_address, out);
+}
+
+IVM_API ivm_status ivm_domain_detach_device(struct ivm_domain *domain,
+					    const char *pci_address)
+{
+	if (!domain)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	if (!pci_address_ok(pci_address))
+		return IVM_STATUS_INVALID_PARAMETER_2;
+	if (!domain->be_ops->detach)
+		return IVM_STATUS_NOT_SUPPORTED;
+	ivm_rcu_ensure_registered();
+	return domain->be_ops->detach(domain->be, pci_address);
 }

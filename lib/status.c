@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * status.c - status names and the one place iovamap gives up.
+ * status.c - status names, the per-thread failure detail, and the one place
+ * iovamap gives up.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +32,23 @@ IVM_API const char *ivm_status_name(ivm_status status)
 	default:
 		return "IVM_STATUS_UNKNOWN";
 	}
+}
+
+/* One line per thread; long enough for a path and a limit. */
+static _Thread_local char status_detail[256];
+
+IVM_API const char *ivm_status_detail(void)
+{
+	return status_detail;
+}
+
+void ivm_set_status_detail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(status_detail, sizeof(status_detail), fmt, ap);
+	va_end(ap);
 }
 
 void ivm_die_at(const char *file, int line, const char *func,

@@ -40,6 +40,10 @@ _Noreturn void ivm_die_at(const char *file, int line, const char *func,
 	__attribute__((format(printf, 4, 5), cold));
 #define ivm_die(...) ivm_die_at(__FILE__, __LINE__, __func__, __VA_ARGS__)
 
+/* Set the calling thread's ivm_status_detail() text (printf format). */
+void ivm_set_status_detail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2), cold));
+
 #define IVM_CHECK(e) \
 	(ivm_likely(e) ? (void)0 : ivm_die("check failed: %s", #e))
 #if IVM_DEBUG_LEVEL >= 1

@@ -6,8 +6,9 @@
 #   IVM_ROOT                    the repository root (absolute)
 #   IVM_DEB_PACKAGES            every Debian package a build or test needs
 #   ivm_say / ivm_warn / ivm_die  "==> ..." progress and error lines
-#   ivm_install_deps            apt-get install what is missing (cheap when
-#                               nothing is: one dpkg-query per package)
+#   ivm_install_deps [PKG...]   apt-get install what is missing of
+#                               IVM_DEB_PACKAGES and the extra PKGs (cheap
+#                               when nothing is: one dpkg-query per package)
 #   ivm_setup DIR [ARGS...]     meson setup DIR with ARGS, only when DIR is
 #                               new or ARGS changed since the last setup
 #   ivm_build DIR               ninja -C DIR, output shown only on failure
@@ -44,8 +45,9 @@ ivm_die() {
 	exit 1
 }
 
-# ivm_install_deps: install whichever of IVM_DEB_PACKAGES is missing.
-# apt-get update runs only when something is missing.
+# ivm_install_deps [PKG...]: install whichever of IVM_DEB_PACKAGES and the
+# extra PKGs (a stage's or a script's own needs) is missing.  apt-get update
+# runs only when something is missing.
 ivm_install_deps() {
 	if [[ ${IVM_SKIP_DEPS:-0} == 1 ]]; then
 		return 0
@@ -56,7 +58,7 @@ ivm_install_deps() {
 	fi
 
 	local pkg status missing=()
-	for pkg in "${IVM_DEB_PACKAGES[@]}"; do
+	for pkg in "${IVM_DEB_PACKAGES[@]}" "$@"; do
 		status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
 		if [[ $status != *" ok installed" ]]; then
 			missing+=("$pkg")

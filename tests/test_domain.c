@@ -225,7 +225,7 @@ IVM_TEST(create_reserved_region_errors)
 IVM_TEST(create_backend_and_iotlb_errors)
 {
 	struct ivm_domain_config cfg = zero_cfg();
-	cfg.backend = (enum ivm_backend_type)1;
+	cfg.backend = (enum ivm_backend_type)2;
 	CHECK_CREATE(&cfg, IVM_STATUS_INVALID_PARAMETER);
 	cfg.backend = IVM_BACKEND_SWIOMMU;
 

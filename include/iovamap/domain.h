@@ -126,7 +126,11 @@ enum ivm_flush_mode {
 enum ivm_backend_type {
 	/* The software IOMMU model (iovamap/swiommu.h): the embedded default. */
 	IVM_BACKEND_SWIOMMU = 0,
+	/* VFIO through DPDK's rte_vfio: real devices (iovamap/vfio.h). */
+	IVM_BACKEND_VFIO = 1,
 };
+
+struct ivm_vfio_config;
 
 /*
  * Domain configuration.  A zeroed field always means the default, so
@@ -151,6 +155,8 @@ struct ivm_domain_config {
 	size_t reserved_count;
 	/* Backend; 0 is the software IOMMU model. */
 	enum ivm_backend_type backend;
+	/* VFIO backend only: its options (iovamap/vfio.h); NULL: defaults. */
+	const struct ivm_vfio_config *vfio;
 	/* Software IOMMU model only: IOTLB geometry.  0 means the default
 	 * (64 sets of 4 ways); sets must be a power of two no larger than
 	 * IVM_IOTLB_MAX_SETS, ways 1..16. */
@@ -195,7 +201,11 @@ struct ivm_domain_config {
  *                                   wraps, passes the width, or overlaps
  *                                   another; or reserved_count > 0 with a
  *                                   NULL array
- *   IVM_STATUS_NOT_SUPPORTED        IVM_DOMAIN_UNMANAGED
+ *   IVM_STATUS_NOT_SUPPORTED        IVM_DOMAIN_UNMANAGED; or a VFIO domain
+ *                                   where this build has no VFIO backend,
+ *                                   the host has no VFIO (no vfio node in
+ *                                   the device directory) or DPDK's EAL
+ *                                   cannot start (see ivm_status_detail())
  *   IVM_STATUS_INSUFFICIENT_RESOURCES  out of memory
  *
  * Context: any thread.  Blocking: allocates memory.  Ordering: the domain

@@ -14,5 +14,6 @@
 #include "iovamap/flush.h"
 #include "iovamap/thread.h"
 #include "iovamap/swiommu.h"
+#include "iovamap/vfio.h"
 
 #endif /* IOVAMAP_IOVAMAP_H */

@@ -48,6 +48,19 @@ typedef int32_t ivm_status;
  */
 IVM_API const char *ivm_status_name(ivm_status status);
 
+/*
+ * ivm_status_detail - why the calling thread's last failed call failed, in
+ * words, when iovamap knows more than the status says (e.g. "VFIO
+ * container mapping limit reached: dma_entry_limit is 65535").
+ *
+ * Returns a thread-local string, valid until this thread's next iovamap
+ * call; "" when the last failure left no detail.  Calls that succeed do not
+ * clear it.  Never returns NULL.
+ *
+ * Context: any thread, any RCU state.  Blocking: never.  Ordering: none.
+ */
+IVM_API const char *ivm_status_detail(void);
+
 #ifdef __cplusplus
 }
 #endif
