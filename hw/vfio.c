@@ -99,6 +99,12 @@ struct pending {
 	uint64_t pages;
 };
 
+struct stale {
+	uint64_t va;
+	ivm_la la;
+	uint64_t bytes;
+};
+
 struct device {
 	char address[16];
 	int group;
@@ -115,7 +121,14 @@ struct ivm_backend {
 	struct record *slots;
 	size_t cap;
 	size_t count;
-	size_t dpdk_count;	/* records with made_by == MADE_DPDK */
+	/* The kernel's dma_entry_limit when the container got its IOMMU
+	 * (the first attach): the container's limit, for messages. */
+	uint64_t entry_limit;
+	/* DPDK entries whose DPDK unmap failed (the kernel mapping was
+	 * removed with the ioctl): retried when the last device goes, so
+	 * DPDK has nothing stale to replay into the next IOMMU. */
+	struct stale *stale;
+	size_t nstale;
 	struct pending *pending;
 	size_t npending;
 	size_t pending_cap;
@@ -245,8 +258,6 @@ static bool records_reserve(struct ivm_backend *be)
 static void record_delete(struct ivm_backend *be, struct record *r)
 {
 	size_t hole = (size_t)(r - be->slots);
-	if (r->made_by == MADE_DPDK)
-		be->dpdk_count--;
 	be->count--;
 	for (size_t i = (hole + 1) & (be->cap - 1);;
 	     i = (i + 1) & (be->cap - 1)) {
@@ -279,20 +290,24 @@ static uint64_t dma_entry_limit(void)
 	return limit;
 }
 
-static ivm_status map_failed(const char *how, int err, size_t dpdk_count)
+static ivm_status map_failed(const struct ivm_backend *be, const char *how,
+			     int err)
 {
 	if (err == ENOSPC)
 		ivm_set_status_detail(
-			"VFIO container mapping limit reached: vfio_iommu_type1 "
-			"dma_entry_limit is %llu mappings per container (%s)",
-			(unsigned long long)dma_entry_limit(), DMA_ENTRY_LIMIT_PARAM);
-	else if (how[0] == 'r' && err == ENOMEM &&
-		 dpdk_count + 1 >= DPDK_MAX_USER_MAPS)
+			"VFIO container mapping limit reached at %llu mappings: "
+			"vfio_iommu_type1 dma_entry_limit was %llu when the "
+			"container got its IOMMU (raise it in %s)",
+			(unsigned long long)ivm_load_relaxed(
+				&((struct ivm_backend *)be)->container_mappings),
+			(unsigned long long)be->entry_limit,
+			DMA_ENTRY_LIMIT_PARAM);
+	else if (be->path == IVM_VFIO_MAP_DPDK && err == ENOMEM)
 		ivm_set_status_detail(
-			"DPDK mapping limit reached: rte_vfio keeps at most %d "
-			"non-adjacent mappings per container (use "
-			"IVM_VFIO_MAP_DIRECT, or fewer, larger mappings)",
-			DPDK_MAX_USER_MAPS);
+			"%s: %s: DPDK keeps at most %d non-adjacent mappings per "
+			"container (use IVM_VFIO_MAP_DIRECT, or fewer, larger "
+			"mappings), or the locked-memory limit was reached",
+			how, strerror(err), DPDK_MAX_USER_MAPS);
 	else
 		ivm_set_status_detail("%s failed: %s", how, strerror(err));
 	return IVM_STATUS_INSUFFICIENT_RESOURCES;
@@ -314,10 +329,9 @@ static ivm_status container_map(struct ivm_backend *be, struct record *r)
 	if (be->path == IVM_VFIO_MAP_DPDK && (r->perm & rw) == rw) {
 		if (rte_vfio_container_dma_map(be->container, r->va, r->la,
 					       bytes) != 0)
-			return map_failed("rte_vfio_container_dma_map",
-					  rte_errno, be->dpdk_count);
+			return map_failed(be, "rte_vfio_container_dma_map",
+					  rte_errno);
 		r->made_by = MADE_DPDK;
-		be->dpdk_count++;
 	} else {
 		struct vfio_iommu_type1_dma_map m = {
 			.argsz = sizeof(m),
@@ -330,7 +344,7 @@ static ivm_status container_map(struct ivm_backend *be, struct record *r)
 			.size = bytes,
 		};
 		if (ioctl(be->container, VFIO_IOMMU_MAP_DMA, &m) != 0)
-			return map_failed("VFIO_IOMMU_MAP_DMA", errno, 0);
+			return map_failed(be, "VFIO_IOMMU_MAP_DMA", errno);
 		r->made_by = MADE_IOCTL;
 	}
 	ivm_counter_add(&be->container_mappings, 1);
@@ -352,6 +366,46 @@ static void ioctl_unmap(struct ivm_backend *be, ivm_la la, uint64_t bytes)
 		ivm_die("VFIO_IOMMU_UNMAP_DMA [%#llx, +%#llx) removed %#llx: %s",
 			(unsigned long long)la, (unsigned long long)bytes,
 			(unsigned long long)u.size, strerror(errno));
+}
+
+/*
+ * DPDK refused to unmap r (its table could not be split, say): the kernel
+ * mapping goes with the ioctl - DPDK may already have removed it before
+ * failing, so "nothing there" is fine too - and DPDK's entry is kept for a
+ * retry once the last device is gone (stale_retry).
+ */
+static void dpdk_unmap_fallback(struct ivm_backend *be,
+				const struct record *r, uint64_t bytes)
+{
+	struct vfio_iommu_type1_dma_unmap u = {
+		.argsz = sizeof(u),
+		.iova = r->la,
+		.size = bytes,
+	};
+	ivm_counter_add(&be->unmap_calls, 1);
+	if (ioctl(be->container, VFIO_IOMMU_UNMAP_DMA, &u) != 0 ||
+	    (u.size != 0 && u.size != bytes))
+		ivm_die("VFIO_IOMMU_UNMAP_DMA [%#llx, +%#llx) after DPDK "
+			"refused: %s", (unsigned long long)r->la,
+			(unsigned long long)bytes, strerror(errno));
+	struct stale *grown = realloc(be->stale,
+				      (be->nstale + 1) * sizeof(*grown));
+	if (grown) {
+		be->stale = grown;
+		be->stale[be->nstale++] = (struct stale){ r->va, r->la, bytes };
+	}
+}
+
+/* Called once the container has no device: DPDK then drops an entry whose
+ * kernel mapping is gone. */
+static void stale_retry(struct ivm_backend *be)
+{
+	for (size_t i = 0; i < be->nstale; i++)
+		(void)rte_vfio_container_dma_unmap(be->container,
+						   be->stale[i].va,
+						   be->stale[i].la,
+						   be->stale[i].bytes);
+	be->nstale = 0;
 }
 
 /*
@@ -380,7 +434,7 @@ static void container_unmap_run(struct ivm_backend *be, struct record **run,
 				if (rte_vfio_container_dma_unmap(
 					    be->container, run[i]->va,
 					    run[i]->la, b) != 0)
-					ioctl_unmap(be, run[i]->la, b);
+					dpdk_unmap_fallback(be, run[i], b);
 			}
 		}
 	}
@@ -524,7 +578,6 @@ static void container_clear(struct ivm_backend *be)
 	}
 	for (size_t i = 0; i < be->cap; i++)
 		be->slots[i].made_by = MADE_NONE;
-	be->dpdk_count = 0;
 }
 
 /* --- backend ops -------------------------------------------------------- */
@@ -663,6 +716,8 @@ static ivm_status vfio_attach(struct ivm_backend *be, const char *address,
 		goto err_unbind;
 	}
 	if (be->ndevices == 0) {
+		/* The kernel read it when setup_device set the IOMMU. */
+		be->entry_limit = dma_entry_limit();
 		status = container_fill(be);
 		if (status != IVM_STATUS_SUCCESS)
 			goto err_release;
@@ -697,6 +752,8 @@ static void device_detach(struct ivm_backend *be, unsigned i)
 		container_clear(be); /* DPDK's table empty before it goes */
 	be->devices[i] = be->devices[--be->ndevices];
 	device_release(be, d.address, d.fd);
+	if (be->ndevices == 0)
+		stale_retry(be);
 }
 
 static ivm_status vfio_detach(struct ivm_backend *be, const char *address)
@@ -728,6 +785,7 @@ static void vfio_destroy(struct ivm_backend *be)
 	pthread_mutex_destroy(&be->lock);
 	free(be->slots);
 	free(be->pending);
+	free(be->stale);
 	free(be);
 }
 
