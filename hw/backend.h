@@ -34,7 +34,10 @@ struct ivm_backend_ops {
 	/* Destroy; everything was unmapped and synced before. */
 	void (*destroy)(struct ivm_backend *be);
 	/* A mapping now exists in the page table.  A failure makes the
-	 * core undo the mapping (INSUFFICIENT_RESOURCES to the caller).
+	 * core undo the mapping and return the status to the caller:
+	 * INSUFFICIENT_RESOURCES (refused; say why with
+	 * ivm_set_status_detail) or NOT_SUPPORTED (a description the backend
+	 * cannot map).
 	 * NULL: nothing to do (a backend whose hardware reads the page table
 	 * itself, like the software model); map and unmap are on every
 	 * operation's path, so an empty hook costs an indirect call each. */

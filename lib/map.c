@@ -94,7 +94,8 @@ static ivm_status install_mapping(struct ivm_domain *d, ivm_la la,
 		pt_remove(&d->pt, la, pages, false);
 		/* A device may have cached a leaf in between. */
 		domain_invalidate(d, la, pages);
-		return IVM_STATUS_INSUFFICIENT_RESOURCES;
+		return status; /* hw/backend.h: INSUFFICIENT_RESOURCES or
+				* NOT_SUPPORTED */
 	}
 	return IVM_STATUS_SUCCESS;
 }

@@ -138,7 +138,6 @@ IVM_API ivm_status ivm_map_reserved_logical_range(struct ivm_reservation *reserv
 		if (status != IVM_STATUS_SUCCESS) {
 			pt_remove(&d->pt, la, pages, true);
 			domain_invalidate(d, la, pages);
-			status = IVM_STATUS_INSUFFICIENT_RESOURCES;
 		}
 	}
 	if (status == IVM_STATUS_SUCCESS) {

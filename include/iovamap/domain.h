@@ -337,6 +337,12 @@ struct ivm_domain_stats {
 	                               queue, counting each range as waiting
 	                               as long as the oldest of its batch (an
 	                               upper bound; divide by flush_entries) */
+	uint64_t vfio_map_calls;    /* VFIO: map calls on the container */
+	uint64_t vfio_unmap_calls;  /* VFIO: unmap calls (one call may remove
+	                               several adjacent mappings) */
+	uint64_t vfio_unmapped;     /* VFIO: mappings those calls removed */
+	uint64_t vfio_container_mappings; /* VFIO: mappings in the container
+	                               now (0 while no device is attached) */
 };
 
 /*

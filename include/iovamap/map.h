@@ -85,12 +85,15 @@ extern "C" {
  *   IVM_STATUS_INVALID_PARAMETER    la_out is NULL
  *   IVM_STATUS_NOT_SUPPORTED        an explicit address for an allocator
  *                                   that refuses them, or none for a domain
- *                                   without an allocator
+ *                                   without an allocator; or a VFIO domain
+ *                                   given anything but IVM_PHYS_BUFFER
  *   IVM_STATUS_IN_USE               the explicit range is already (partly)
  *                                   mapped, reserved, or handed out
  *   IVM_STATUS_INSUFFICIENT_RESOURCES  no free logical block of the size
  *                                   inside the window, out of memory for
  *                                   page tables, or the backend refused
+ *                                   (VFIO: a mapping limit, locked-memory
+ *                                   limit, ...; see ivm_status_detail())
  *
  * Ownership: on success the mapping belongs to the domain until it is
  * unmapped (or the domain destroyed); the physical memory stays the
@@ -169,10 +172,13 @@ IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
  *   IVM_STATUS_INVALID_PARAMETER_3  phys is NULL, malformed (as for
  *                                   ivm_map_logical_range_ex), or passes
  *                                   the domain's address width
- *   IVM_STATUS_NOT_SUPPORTED        phys is a PFN array
+ *   IVM_STATUS_NOT_SUPPORTED        phys is a PFN array (or, in a VFIO
+ *                                   domain, not IVM_PHYS_BUFFER)
  *   IVM_STATUS_IN_USE               the range is already (partly) mapped or
  *                                   handed out by the allocator
- *   IVM_STATUS_INSUFFICIENT_RESOURCES  out of memory for page tables
+ *   IVM_STATUS_INSUFFICIENT_RESOURCES  out of memory for page tables, or
+ *                                   the backend refused (see
+ *                                   ivm_status_detail())
  *
  * Context, Blocking, Ordering: as ivm_map_logical_range_ex.
  */

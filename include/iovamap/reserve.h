@@ -92,7 +92,10 @@ IVM_API ivm_status ivm_reservation_base(const struct ivm_reservation *reservatio
  *                                   fit between offset and the end
  *   IVM_STATUS_INVALID_PARAMETER    la_out is NULL
  *   IVM_STATUS_IN_USE               part of the range is already mapped
+ *   IVM_STATUS_NOT_SUPPORTED        a VFIO domain given anything but
+ *                                   IVM_PHYS_BUFFER
  *   IVM_STATUS_INSUFFICIENT_RESOURCES  the backend refused the mapping
+ *                                   (see ivm_status_detail())
  *
  * Context, Blocking (never allocates), Ordering: as
  * ivm_map_logical_range_ex.

@@ -85,7 +85,8 @@ struct ivm_vfio_config {
 	const char *dev_dir;
 	/* Space-separated EAL arguments, used only when the EAL is not yet
 	 * initialised; NULL: "--no-huge -m 32 --no-pci --no-shconf
-	 * --no-telemetry --in-memory --log-level=lib.eal:error". */
+	 * --no-telemetry --log-level=lib.eal:error -l CPU" with the CPU
+	 * the creating thread runs on. */
 	const char *eal_args;
 };
 
@@ -116,12 +117,14 @@ struct ivm_vfio_device {
  *   IVM_STATUS_INVALID_PARAMETER_1  domain is NULL
  *   IVM_STATUS_INVALID_PARAMETER_2  pci_address is NULL or malformed
  *   IVM_STATUS_INVALID_PARAMETER_3  out is NULL
- *   IVM_STATUS_NOT_SUPPORTED        the domain is not a VFIO domain, or the
- *                                   device has no IOMMU group
+ *   IVM_STATUS_NOT_SUPPORTED        the domain is not a VFIO domain, the
+ *                                   device has no IOMMU group (no such
+ *                                   device, or no IOMMU), or it is not
+ *                                   bound to vfio-pci
  *   IVM_STATUS_IN_USE               the device is attached already
  *   IVM_STATUS_INSUFFICIENT_RESOURCES  VFIO or DPDK refused (group not
- *                                   viable, device not bound to vfio-pci,
- *                                   a kept mapping could not be made); see
+ *                                   viable, more than 32 devices, a kept
+ *                                   mapping could not be made); see
  *                                   ivm_status_detail()
  * On failure nothing changed: the group is unbound again if this call
  * bound it.
