@@ -181,7 +181,7 @@ tag=$( ((bench)) && echo bench || echo test)
 run=$(mktemp -d "$cache/run-$tag.XXXXXX")
 trap 'rm -rf "$run"' EXIT
 root=$run/initramfs
-mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules,ivm}
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,var/run,lib/modules,ivm}
 cp "$busybox" "$root/bin/busybox"
 
 # vfio-pci and type1 with their dependencies, in load order (type1 is not a

@@ -163,12 +163,17 @@ static void print_stats(const char *group, const char *when,
 	if (ivm_domain_get_stats(d, &s) != IVM_STATUS_SUCCESS)
 		return;
 	vmtest_info("%s stats %s: mappings=%llu backend_syncs=%llu "
-		    "flush_batches=%llu flush_entries=%llu flush_ranges=%llu",
+		    "flush_batches=%llu flush_entries=%llu vfio_map_calls=%llu "
+		    "vfio_unmap_calls=%llu vfio_unmapped=%llu "
+		    "vfio_container_mappings=%llu",
 		    group, when, (unsigned long long)s.mappings,
 		    (unsigned long long)s.backend_syncs,
 		    (unsigned long long)s.flush_batches,
 		    (unsigned long long)s.flush_entries,
-		    (unsigned long long)s.flush_ranges);
+		    (unsigned long long)s.vfio_map_calls,
+		    (unsigned long long)s.vfio_unmap_calls,
+		    (unsigned long long)s.vfio_unmapped,
+		    (unsigned long long)s.vfio_container_mappings);
 }
 
 /* --- 1-6: DMA through one domain ------------------------------------------- */
