@@ -137,12 +137,38 @@ fi
 mkdir -p "$cache/debs"
 exec 9>"$cache/.lock"
 flock 9
+# guest_modules KDIR VERSION: vfio-pci and type1 with their dependencies,
+# in load order, as paths (type1 is not a dependency of vfio-pci: ask for
+# it by name).
+guest_modules() {
+	modprobe -d "$1" -S "$2" --show-depends vfio-pci vfio_iommu_type1 |
+		awk '$1 == "insmod" && !seen[$2]++ { print $2 }' | grep .
+}
+find_kernel_pkg() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
+}
+# fetch_kernel PKG: download PKG into $cache/debs and unpack it into
+# $cache/kernel-VERSION.new with a modules.dep.
+fetch_kernel() {
+	local pkg=$1 ver=${1#linux-image-}
+	rm -rf "$cache/kernel-$ver.new"
+	rm -f "$cache/debs/${pkg}"_*.deb
+	(cd "$cache/debs" && timeout 600 apt-get download -q "$pkg") \
+		>"$cache/debs/download.log" 2>&1 || return 1
+	dpkg -x "$cache/debs/${pkg}"_*.deb "$cache/kernel-$ver.new" || return 1
+	# The package ships no modules.dep: make one.
+	depmod -b "$cache/kernel-$ver.new" "$ver" || return 1
+	rm -f "$cache/debs/${pkg}"_*.deb
+	# Keep the kernel and the modules the guest loads (~400 MiB less).
+	guest_modules "$cache/kernel-$ver.new" "$ver" >"$cache/kernel-$ver.new/.keep" ||
+		return 1
+	find "$cache/kernel-$ver.new/lib/modules/$ver/kernel" -name '*.ko*' |
+		grep -vxF -f "$cache/kernel-$ver.new/.keep" | xargs -r rm -f
+	rm -rf "$cache/kernel-$ver.new/usr"
+}
 kernel_pkg=${IVM_VM_KERNEL_PKG:-}
 if [[ -z $kernel_pkg ]]; then
-	find_kernel_pkg() {
-		apt-cache depends linux-image-amd64 2>/dev/null |
-			awk '/Depends: linux-image-[0-9]/ { print $2; exit }'
-	}
 	kernel_pkg=$(find_kernel_pkg)
 	if [[ -z $kernel_pkg ]]; then
 		apt-get update -qq >/dev/null 2>&1 || true
@@ -150,26 +176,30 @@ if [[ -z $kernel_pkg ]]; then
 	fi
 	[[ -n $kernel_pkg ]] || setup_fail "cannot tell which kernel linux-image-amd64 depends on (apt-cache depends)"
 fi
-kver=${kernel_pkg#linux-image-}
-kdir=$cache/kernel-$kver
-if [[ ! -f $kdir/.ready ]]; then
+if [[ ! -f $cache/kernel-${kernel_pkg#linux-image-}/.ready ]]; then
 	log "fetching guest kernel $kernel_pkg (once; cached in $cache)"
-	rm -rf "$kdir" "$kdir.new"
-	(cd "$cache/debs" && rm -f "${kernel_pkg}"_*.deb &&
-		timeout 600 apt-get download -q "$kernel_pkg" >/dev/null 2>&1) ||
-		setup_fail "apt-get download $kernel_pkg failed"
-	dpkg -x "$cache/debs/${kernel_pkg}"_*.deb "$kdir.new" ||
-		setup_fail "dpkg -x ${kernel_pkg} failed"
-	# The package ships no modules.dep: make one.
-	depmod -b "$kdir.new" "$kver" || setup_fail "depmod failed"
-	rm -f "$cache/debs/${kernel_pkg}"_*.deb
+	if ! fetch_kernel "$kernel_pkg"; then
+		# Stale package lists name a version the mirror dropped:
+		# update them and ask again (unless the package was given).
+		log "retrying after apt-get update"
+		apt-get update -qq >/dev/null 2>&1 || true
+		[[ -n ${IVM_VM_KERNEL_PKG:-} ]] || kernel_pkg=$(find_kernel_pkg)
+		if [[ -z $kernel_pkg ]] || ! fetch_kernel "$kernel_pkg"; then
+			tail -n 5 "$cache/debs/download.log" >&2 || true
+			setup_fail "cannot download and unpack the guest kernel ${kernel_pkg:-linux-image-*}"
+		fi
+	fi
+	kdir=$cache/kernel-${kernel_pkg#linux-image-}
+	rm -rf "$kdir"
 	touch "$kdir.new/.ready"
 	mv "$kdir.new" "$kdir"
-	# Older kernels from earlier Debian point releases.
+	# Kernels of earlier Debian point releases.
 	for old in "$cache"/kernel-*; do
 		[[ $old == "$kdir" || ! -d $old ]] || rm -rf "$old"
 	done
 fi
+kver=${kernel_pkg#linux-image-}
+kdir=$cache/kernel-$kver
 vmlinuz=$kdir/boot/vmlinuz-$kver
 for opt in CONFIG_VFIO=m CONFIG_VFIO_PCI=m CONFIG_VFIO_IOMMU_TYPE1=m CONFIG_INTEL_IOMMU=y; do
 	grep -q "^$opt" "$kdir/boot/config-$kver" || setup_fail "guest kernel $kver lacks $opt"
@@ -184,12 +214,10 @@ root=$run/initramfs
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,var/run,lib/modules,ivm}
 cp "$busybox" "$root/bin/busybox"
 
-# vfio-pci and type1 with their dependencies, in load order (type1 is not a
-# dependency of vfio-pci: ask for it by name).
-modprobe -d "$kdir" -S "$kver" --show-depends vfio-pci vfio_iommu_type1 \
-	2>"$run/modprobe.err" | awk '$1 == "insmod" { print $2 }' |
-	awk '!seen[$0]++' >"$run/modules" || true
-[[ -s $run/modules ]] || { cat "$run/modprobe.err" >&2; setup_fail "modprobe --show-depends found no vfio modules"; }
+guest_modules "$kdir" "$kver" >"$run/modules" 2>"$run/modprobe.err" || {
+	cat "$run/modprobe.err" >&2
+	setup_fail "modprobe --show-depends found no vfio modules in $kdir"
+}
 while read -r module; do
 	cp "$module" "$root/lib/modules/"
 	basename "$module"
@@ -326,7 +354,14 @@ function hex(h,   i, v) {
 		v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
 	return v
 }
-FNR == NR { label[$1] = $2; order[++n] = $1; next }
+FNR == NR {
+	label[$1] = $2
+	if ($2 != "-" && !($2 in rounds))
+		names[++n] = $2
+	if ($2 != "-")
+		rounds[$2]++
+	next
+}
 /vtd_inv_desc_iotlb/ {
 	if (match($0, /addr 0x[0-9a-f]+/)) {
 		a = hex(substr($0, RSTART + 7, RLENGTH - 7))
@@ -335,23 +370,23 @@ FNR == NR { label[$1] = $2; order[++n] = $1; next }
 			next
 		}
 	}
-	if (current == "")
+	if (current == "" || label[current] == "-")
 		next
-	total[current]++
+	l = label[current]
+	total[l]++
 	if ($0 ~ /iotlb_pages/)
-		pages[current]++
+		pages[l]++
 	else if ($0 ~ /iotlb_domain/)
-		domain[current]++
+		domain[l]++
 	else
-		other[current]++
+		other[l]++
 }
 END {
 	for (i = 1; i <= n; i++) {
-		id = order[i]
-		if (label[id] == "-")
-			continue
-		printf "%-34s iotlb_inv_descs=%d (page-selective %d, domain %d, other %d)\n",
-		       label[id], total[id], pages[id], domain[id], other[id]
+		l = names[i]
+		r = rounds[l]
+		printf "%-14s iotlb_inv_descs=%g per round (page-selective %g, domain %g, other %g; %d rounds)\n",
+		       l, total[l] / r, pages[l] / r, domain[l] / r, other[l] / r, r
 	}
 }
 EOF
