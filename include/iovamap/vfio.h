@@ -144,6 +144,9 @@ IVM_API ivm_status ivm_domain_attach_device(struct ivm_domain *domain,
  * The device must be quiet (no DMA in flight): after the call its group
  * has no IOMMU context of this domain.  Detaching the last device makes
  * the container drop its mappings; the domain keeps them (see above).
+ * Unmap every mmap() of the device's regions (BARs) first: a live mapping
+ * keeps the device file, and with it the IOMMU group, open in the kernel,
+ * so the group could not be opened again (EBUSY) until the process exits.
  *
  * Returns:
  *   IVM_STATUS_SUCCESS
