@@ -329,6 +329,7 @@ static void test_dma(const char *group, enum ivm_vfio_map_path path)
 
 	/* 6. detach */
 out_detach:
+	vmtest_info("%s: %llu DMAs", group, (unsigned long long)edu.dma_count);
 	edu_set_bus_master(&edu, false);
 	edu_close(&edu);
 	check_status(group, "detach", ivm_domain_detach_device(d, bdf),
