@@ -8,7 +8,8 @@
  * What each path checks, with real DMA (about 13 transfers of 2 KiB):
  *  1. a mapping made before the device is attached is live after attach;
  *     attach errors: a malformed address gives INVALID_PARAMETER_2, a
- *     second attach of the device IN_USE;
+ *     device that does not exist NOT_SUPPORTED, a second attach of the
+ *     device IN_USE;
  *  2. data lands where mapped: allocator-chosen and explicit IOVAs;
  *  3. a read-only mapping (IVM_PERM_READ) can be read but not written;
  *  4. after ivm_unmap_logical_range and ivm_flush_domain a device write
@@ -25,7 +26,9 @@
  *     INSUFFICIENT_RESOURCES with a detail that names it; DPDK path,
  *     DPDK's 256-mapping table (non-adjacent buffers) gives
  *     INSUFFICIENT_RESOURCES with a detail that names 256.  A failed map
- *     changes nothing: the domain maps again after an unmap.
+ *     changes nothing: the domain maps again after an unmap.  That domain
+ *     is destroyed with the device attached and its mappings live; a new
+ *     domain can then attach the device.
  *
  * edu reaches only IOVAs below 1 << 28: every domain here has a 28-bit
  * logical space, so allocator-chosen addresses stay below it too.
@@ -207,6 +210,9 @@ static void test_dma(const char *group, enum ivm_vfio_map_path path)
 	check_status(group, "attach_malformed_address",
 		     ivm_domain_attach_device(d, "not-a-pci-address", &dev),
 		     IVM_STATUS_INVALID_PARAMETER_2);
+	check_status(group, "attach_no_such_device",
+		     ivm_domain_attach_device(d, "0000:00:1f.7", &dev),
+		     IVM_STATUS_NOT_SUPPORTED);
 	st = ivm_domain_attach_device(d, bdf, &dev);
 	if (!check_status(group, "attach", st, IVM_STATUS_SUCCESS))
 		goto out_destroy;
@@ -474,10 +480,17 @@ static void test_limit(const char *group, enum ivm_vfio_map_path path)
 				      "limit_failed_map_left_nothing",
 				      "%llu mappings", (unsigned long long)s.mappings);
 	}
-	for (int i = 0; i < n; i++)
-		ivm_unmap_logical_range(d, las[i], 1);
-	check_status(group, "limit_detach", ivm_domain_detach_device(d, bdf),
+	/* Destroying the domain with the device attached and its mappings
+	 * live tears everything down: a new domain can take the device. */
+	ivm_domain_destroy(&d);
+	st = make_domain(path, IVM_FLUSH_STRICT, &d);
+	if (st == IVM_STATUS_SUCCESS)
+		st = ivm_domain_attach_device(d, bdf, &dev);
+	check_status(group, "attach_after_destroy_with_device", st,
 		     IVM_STATUS_SUCCESS);
+	if (st == IVM_STATUS_SUCCESS)
+		check_status(group, "detach_after_destroy_with_device",
+			     ivm_domain_detach_device(d, bdf), IVM_STATUS_SUCCESS);
 out:
 	ivm_domain_destroy(&d);
 	free(las);
