@@ -408,6 +408,7 @@ if ((qrc == 124 || qrc == 137)); then
 fi
 if ! grep -aq '^GUEST: init up' "$guest"; then
 	tail -n 30 "$guest" >&2
+	tail -n 10 "$run/qemu.err" >&2
 	log "FAIL: the guest did not boot (qemu exit $qrc; $run/qemu.err, $guest)"
 	exit 2
 fi
