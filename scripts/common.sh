@@ -5,6 +5,7 @@
 # Provides:
 #   IVM_ROOT                    the repository root (absolute)
 #   IVM_DEB_PACKAGES            every Debian package a build or test needs
+#   IVM_VM_DEB_PACKAGES         what the VM test (tests/vm/run-vm.sh) adds
 #   ivm_say / ivm_warn / ivm_die  "==> ..." progress and error lines
 #   ivm_install_deps [PKG...]   apt-get install what is missing of
 #                               IVM_DEB_PACKAGES and the extra PKGs (cheap
@@ -36,6 +37,17 @@ IVM_DEB_PACKAGES=(
 	gcc
 	clang
 	libclang-rt-14-dev
+)
+
+# The VM test (scripts/test.sh stage vm, tests/vm/run-vm.sh) boots a QEMU
+# guest: the emulator, a static busybox and cpio for its initramfs, kmod's
+# depmod/modprobe to order the guest's modules.  The guest kernel package
+# is downloaded by the harness, never installed.
+IVM_VM_DEB_PACKAGES=(
+	qemu-system-x86
+	busybox-static
+	cpio
+	kmod
 )
 
 ivm_say() { printf '==> %s\n' "$*"; }

@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vm_dma.c - the VFIO backend against a real (emulated) IOMMU: DMA by
+ * QEMU's edu device through an iovamap VFIO domain, for both map paths
+ * (IVM_VFIO_MAP_DIRECT and IVM_VFIO_MAP_DPDK).  Runs inside the VM test's
+ * guest (tests/vm/run-vm.sh), as root, with edu bound to vfio-pci.
+ *
+ * What each path checks, with real DMA (about 13 transfers of 2 KiB):
+ *  1. a mapping made before the device is attached is live after attach;
+ *     attach errors: a malformed address gives INVALID_PARAMETER_2, a
+ *     device that does not exist NOT_SUPPORTED, a second attach of the
+ *     device IN_USE;
+ *  2. data lands where mapped: allocator-chosen and explicit IOVAs;
+ *  3. a read-only mapping (IVM_PERM_READ) can be read but not written;
+ *  4. after ivm_unmap_logical_range and ivm_flush_domain a device write
+ *     does not land and a device read gives zeros; an explicit unmap is
+ *     strict (blocked without a flush); a remapped IOVA reaches the new
+ *     buffer and the old one stays untouched;
+ *  5. lazy mode: map and unmap (lazily, no flush) until the allocator hands
+ *     out an IOVA again; DMA to it reaches the new buffer only, every
+ *     earlier buffer stays untouched (the invalidation invariant);
+ *  6. detach; detaching again gives INVALID_PARAMETER;
+ *  7. the limits: direct path, the container's dma_entry_limit (lowered
+ *     for the test through /sys/module/vfio_iommu_type1/parameters before
+ *     the container gets its IOMMU, restored right after) gives
+ *     INSUFFICIENT_RESOURCES with a detail that names it; DPDK path,
+ *     DPDK's 256-mapping table (non-adjacent buffers) gives
+ *     INSUFFICIENT_RESOURCES with a detail that names 256.  A failed map
+ *     changes nothing: the domain maps again after an unmap.  That domain
+ *     is destroyed with the device attached and its mappings live; a new
+ *     domain can then attach the device.
+ *
+ * edu reaches only IOVAs below 1 << 28: every domain here has a 28-bit
+ * logical space, so allocator-chosen addresses stay below it too.
+ *
+ * Usage: vm_dma [BDF]    (default: the first 1234:11e8 device)
+ * Environment: VM_DMA_PATHS="direct dpdk" (the paths to run, in order).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <iovamap/iovamap.h>
+#include <iovamap/vfio.h>
+
+#include "edu.h"
+#include "vmtest.h"
+
+#define PAGE          4096u
+#define CHUNK         EDU_DMA_MAX
+#define WIDTH         28u                  /* edu's DMA mask */
+#define IOVA_EXPLICIT 0x8000000ull         /* 128 MiB: the allocator, lowest
+                                              first, never gets there here */
+#define LAZY_LOOP_MAX 2048                 /* map/unmap rounds to wait for a
+                                              reused IOVA (queue: 256) */
+#define ENTRY_LIMIT   8u                   /* lowered dma_entry_limit */
+#define DPDK_TRY_MAX  300                  /* > DPDK's 256 */
+#define LIMIT_PARAM   "/sys/module/vfio_iommu_type1/parameters/dma_entry_limit"
+
+static const char *bdf;
+
+/* --- buffers and patterns ------------------------------------------------ */
+
+static uint8_t *pages_alloc(size_t pages)
+{
+	void *p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		vmtest_fatal("mmap %zu pages: %s", pages, strerror(errno));
+	return p;
+}
+
+/* Pattern @seed: nonzero-heavy and different for every seed and from the
+ * smoke program's (i * 7 + 3). */
+static void pattern_fill(uint8_t *p, unsigned seed)
+{
+	for (unsigned i = 0; i < CHUNK; i++)
+		p[i] = (uint8_t)(i * 13u + seed * 31u + 1u);
+}
+
+static bool pattern_is(const uint8_t *p, unsigned seed)
+{
+	for (unsigned i = 0; i < CHUNK; i++)
+		if (p[i] != (uint8_t)(i * 13u + seed * 31u + 1u))
+			return false;
+	return true;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* --- iovamap helpers ---------------------------------------------------------- */
+
+static ivm_status make_domain(enum ivm_vfio_map_path path,
+			      enum ivm_flush_mode mode, struct ivm_domain **out)
+{
+	struct ivm_allocator_config alloc = {
+		.type = IVM_ALLOCATOR_BUDDY,
+		.address_width = WIDTH,
+		.flags = IVM_ALLOCATOR_ALLOW_EXPLICIT,
+	};
+	struct ivm_vfio_config vfio = { .map_path = path };
+	struct ivm_domain_config cfg = {
+		.type = IVM_DOMAIN_TRANSLATE,
+		.allocator = &alloc,
+		.backend = IVM_BACKEND_VFIO,
+		.vfio = &vfio,
+		.flush_mode = mode,
+	};
+
+	return ivm_domain_create(&cfg, out);
+}
+
+static ivm_status map_page(struct ivm_domain *d, uint32_t perm, void *va,
+			   const ivm_la *explicit_la, ivm_la *la)
+{
+	struct ivm_phys phys = { .type = IVM_PHYS_BUFFER,
+				 .buffer = { .va = va, .size = PAGE } };
+
+	return ivm_map_logical_range_ex(d, perm, &phys, explicit_la, NULL, NULL, la);
+}
+
+#define RW (IVM_PERM_READ | IVM_PERM_WRITE)
+
+static bool check_status(const char *group, const char *name, ivm_status got,
+			 ivm_status want)
+{
+	if (got == want)
+		return vmtest_checkf(true, group, name, "%s", ivm_status_name(got));
+	return vmtest_checkf(false, group, name, "got %s, want %s (detail: %s)",
+			     ivm_status_name(got), ivm_status_name(want),
+			     ivm_status_detail());
+}
+
+/* A DMA that must complete (blocked or not); a wedged engine is fatal. */
+static void dma_read(struct edu *edu, ivm_la la)
+{
+	if (edu_dma_read(edu, la, CHUNK))
+		vmtest_fatal("edu DMA read 0x%llx: %s", (unsigned long long)la,
+			     strerror(errno));
+}
+
+static void dma_write(struct edu *edu, ivm_la la)
+{
+	if (edu_dma_write(edu, la, CHUNK))
+		vmtest_fatal("edu DMA write 0x%llx: %s", (unsigned long long)la,
+			     strerror(errno));
+}
+
+static void print_stats(const char *group, const char *when,
+			struct ivm_domain *d)
+{
+	struct ivm_domain_stats s;
+
+	if (ivm_domain_get_stats(d, &s) != IVM_STATUS_SUCCESS)
+		return;
+	vmtest_info("%s stats %s: mappings=%llu backend_syncs=%llu "
+		    "flush_batches=%llu flush_entries=%llu vfio_map_calls=%llu "
+		    "vfio_unmap_calls=%llu vfio_unmapped=%llu "
+		    "vfio_container_mappings=%llu",
+		    group, when, (unsigned long long)s.mappings,
+		    (unsigned long long)s.backend_syncs,
+		    (unsigned long long)s.flush_batches,
+		    (unsigned long long)s.flush_entries,
+		    (unsigned long long)s.vfio_map_calls,
+		    (unsigned long long)s.vfio_unmap_calls,
+		    (unsigned long long)s.vfio_unmapped,
+		    (unsigned long long)s.vfio_container_mappings);
+}
+
+/* --- 1-6: DMA through one domain ------------------------------------------- */
+
+static void test_dma(const char *group, enum ivm_vfio_map_path path)
+{
+	struct ivm_domain *d = NULL;
+	struct ivm_vfio_device dev;
+	struct edu edu = { .fd = -1 };
+	char err[256];
+	ivm_status st;
+	uint8_t *src = pages_alloc(1), *tgt = pages_alloc(1);
+	uint8_t *exp = pages_alloc(1), *ro = pages_alloc(1);
+	uint8_t *renew = pages_alloc(1);
+	ivm_la la_src, la_tgt, la_ro, la_renew, la_got;
+	const ivm_la la_exp = IOVA_EXPLICIT;
+	uint64_t t0 = vmtest_now_ns();
+
+	st = make_domain(path, IVM_FLUSH_LAZY, &d);
+	if (!check_status(group, "domain_create", st, IVM_STATUS_SUCCESS))
+		return;
+	vmtest_info("%s: domain created in %llu ms (the first one starts "
+		    "DPDK's EAL)", group,
+		    (unsigned long long)((vmtest_now_ns() - t0) / 1000000));
+
+	/* 1. map before attach, attach errors */
+	pattern_fill(src, 1);
+	st = map_page(d, RW, src, NULL, &la_src);
+	if (!check_status(group, "map_before_attach", st, IVM_STATUS_SUCCESS))
+		goto out_destroy;
+	check_status(group, "attach_malformed_address",
+		     ivm_domain_attach_device(d, "not-a-pci-address", &dev),
+		     IVM_STATUS_INVALID_PARAMETER_2);
+	check_status(group, "attach_no_such_device",
+		     ivm_domain_attach_device(d, "0000:00:1f.7", &dev),
+		     IVM_STATUS_NOT_SUPPORTED);
+	st = ivm_domain_attach_device(d, bdf, &dev);
+	if (!check_status(group, "attach", st, IVM_STATUS_SUCCESS))
+		goto out_destroy;
+	if (edu_open(&edu, dev.fd, err, sizeof(err)))
+		vmtest_fatal("%s: edu_open: %s", group, err);
+	vmtest_info("%s: attached %s: fd %d, %u regions, %u irqs", group, bdf,
+		    dev.fd, dev.num_regions, dev.num_irqs);
+	{
+		struct ivm_vfio_device again;
+
+		check_status(group, "attach_twice_in_use",
+			     ivm_domain_attach_device(d, bdf, &again),
+			     IVM_STATUS_IN_USE);
+	}
+
+	/* 2. src (mapped before attach) -> device -> tgt (allocator IOVA) */
+	st = map_page(d, RW, tgt, NULL, &la_tgt);
+	if (!check_status(group, "map_allocated", st, IVM_STATUS_SUCCESS))
+		goto out_detach;
+	dma_read(&edu, la_src);
+	dma_write(&edu, la_tgt);
+	vmtest_checkf(pattern_is(tgt, 1), group, "mapped_before_attach_live",
+		      "src at 0x%llx", (unsigned long long)la_src);
+	vmtest_checkf(pattern_is(tgt, 1), group, "dma_lands_at_allocated_iova",
+		      "tgt at 0x%llx", (unsigned long long)la_tgt);
+	st = map_page(d, RW, exp, &la_exp, &la_got);
+	if (check_status(group, "map_explicit", st, IVM_STATUS_SUCCESS) &&
+	    vmtest_checkf(la_got == la_exp, group, "map_explicit_address",
+			  "0x%llx", (unsigned long long)la_got)) {
+		dma_write(&edu, la_exp);
+		vmtest_checkf(pattern_is(exp, 1), group,
+			      "dma_lands_at_explicit_iova", "0x%llx",
+			      (unsigned long long)la_exp);
+	}
+
+	/* 3. read-only mapping: the device buffer holds pattern 1 */
+	pattern_fill(ro, 2);
+	st = map_page(d, IVM_PERM_READ, ro, NULL, &la_ro);
+	if (check_status(group, "map_read_only", st, IVM_STATUS_SUCCESS)) {
+		dma_write(&edu, la_ro);
+		vmtest_check(pattern_is(ro, 2), group, "read_only_write_blocked");
+		dma_read(&edu, la_ro);
+		dma_write(&edu, la_tgt);
+		vmtest_check(pattern_is(tgt, 2), group, "read_only_readable");
+		check_status(group, "unmap_read_only",
+			     ivm_unmap_logical_range(d, la_ro, 1),
+			     IVM_STATUS_SUCCESS);
+	}
+
+	/* 4. unmap + flush: blocked; the device buffer holds pattern 2 */
+	st = ivm_unmap_logical_range(d, la_tgt, 1);
+	check_status(group, "unmap_lazy", st, IVM_STATUS_SUCCESS);
+	check_status(group, "flush_domain", ivm_flush_domain(d), IVM_STATUS_SUCCESS);
+	memset(tgt, 0, PAGE);
+	dma_write(&edu, la_tgt);
+	vmtest_check(all_zero(tgt, PAGE), group, "unmapped_write_blocked");
+	dma_read(&edu, la_tgt);          /* blocked read: zeros */
+	dma_write(&edu, la_exp);
+	vmtest_check(all_zero(exp, CHUNK), group, "unmapped_read_gives_zeros");
+
+	/* explicit unmap is strict; remap the IOVA to a new buffer */
+	dma_read(&edu, la_src);          /* device buffer: pattern 1 again */
+	check_status(group, "unmap_explicit",
+		     ivm_unmap_logical_range(d, la_exp, 1), IVM_STATUS_SUCCESS);
+	dma_write(&edu, la_exp);
+	vmtest_check(all_zero(exp, PAGE), group, "explicit_unmap_strict_blocked");
+	st = map_page(d, RW, renew, &la_exp, &la_renew);
+	if (check_status(group, "remap_explicit", st, IVM_STATUS_SUCCESS)) {
+		dma_write(&edu, la_exp);
+		vmtest_check(pattern_is(renew, 1), group, "remapped_iova_reaches_new_buffer");
+		vmtest_check(all_zero(exp, PAGE), group, "remapped_old_buffer_untouched");
+	}
+
+	/* 5. lazy: an IOVA handed out again never reaches its old buffer */
+	{
+		uint8_t *pool = pages_alloc(LAZY_LOOP_MAX);
+		ivm_la *las = calloc(LAZY_LOOP_MAX, sizeof(*las));
+		int reused = -1, first = -1;
+
+		if (!las)
+			vmtest_fatal("calloc");
+		for (int i = 0; i < LAZY_LOOP_MAX && reused < 0; i++) {
+			st = map_page(d, RW, pool + (size_t)i * PAGE, NULL, &las[i]);
+			if (st != IVM_STATUS_SUCCESS)
+				break;
+			for (int j = 0; j < i; j++) {
+				if (las[j] == las[i]) {
+					reused = i;
+					first = j;
+					break;
+				}
+			}
+			if (reused < 0) {
+				st = ivm_unmap_logical_range(d, las[i], 1);
+				if (st != IVM_STATUS_SUCCESS)
+					break;
+			}
+		}
+		if (check_status(group, "lazy_map_unmap_loop", st, IVM_STATUS_SUCCESS) &&
+		    vmtest_checkf(reused >= 0, group, "lazy_iova_reused",
+				  "round %d reused 0x%llx of round %d", reused,
+				  reused >= 0 ? (unsigned long long)las[reused] : 0ull,
+				  first)) {
+			bool others_clean = true;
+
+			dma_write(&edu, las[reused]);
+			vmtest_check(pattern_is(pool + (size_t)reused * PAGE, 1),
+				     group, "lazy_reused_iova_reaches_new_buffer");
+			for (int j = 0; j < reused; j++)
+				others_clean &= all_zero(pool + (size_t)j * PAGE, PAGE);
+			vmtest_checkf(others_clean, group,
+				      "lazy_reused_iova_old_buffers_untouched",
+				      "%d earlier buffers", reused);
+			ivm_unmap_logical_range(d, las[reused], 1);
+		}
+		print_stats(group, "after the lazy loop", d);
+		free(las);
+		munmap(pool, (size_t)LAZY_LOOP_MAX * PAGE);
+	}
+
+	/* 6. detach */
+out_detach:
+	vmtest_info("%s: %llu DMAs", group, (unsigned long long)edu.dma_count);
+	edu_set_bus_master(&edu, false);
+	edu_close(&edu);
+	check_status(group, "detach", ivm_domain_detach_device(d, bdf),
+		     IVM_STATUS_SUCCESS);
+	check_status(group, "detach_again",
+		     ivm_domain_detach_device(d, bdf), IVM_STATUS_INVALID_PARAMETER);
+out_destroy:
+	ivm_domain_destroy(&d);
+	munmap(src, PAGE);
+	munmap(tgt, PAGE);
+	munmap(exp, PAGE);
+	munmap(ro, PAGE);
+	munmap(renew, PAGE);
+}
+
+/* --- 7. the limits ----------------------------------------------------------- */
+
+static int read_param(const char *path, unsigned *value)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%u", value) == 1;
+	fclose(f);
+	return ok ? 0 : -1;
+}
+
+static int write_param(const char *path, unsigned value)
+{
+	FILE *f = fopen(path, "w");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fprintf(f, "%u\n", value) > 0;
+	ok &= fclose(f) == 0;
+	return ok ? 0 : -1;
+}
+
+/*
+ * Map single pages, two pages apart in memory (so DPDK cannot merge
+ * neighbours), until a map fails or @max succeeded.  Returns how many
+ * succeeded; *failure gets the failing status (SUCCESS when none failed)
+ * and @detail its ivm_status_detail().
+ */
+static int map_until_failure(struct ivm_domain *d, uint8_t *pool, int max,
+			     ivm_la *las, ivm_status *failure, char *detail,
+			     size_t detail_size)
+{
+	int n;
+
+	*failure = IVM_STATUS_SUCCESS;
+	detail[0] = '\0';
+	for (n = 0; n < max; n++) {
+		ivm_status st = map_page(d, RW, pool + (size_t)n * 2 * PAGE, NULL,
+					 &las[n]);
+
+		if (st != IVM_STATUS_SUCCESS) {
+			*failure = st;
+			snprintf(detail, detail_size, "%s", ivm_status_detail());
+			break;
+		}
+	}
+	return n;
+}
+
+static void test_limit(const char *group, enum ivm_vfio_map_path path)
+{
+	const bool direct = path == IVM_VFIO_MAP_DIRECT;
+	const int max = direct ? 4 * ENTRY_LIMIT : DPDK_TRY_MAX;
+	struct ivm_domain *d = NULL;
+	struct ivm_vfio_device dev;
+	unsigned saved_limit = 0;
+	uint8_t *pool = pages_alloc((size_t)2 * max);
+	ivm_la *las = calloc((size_t)max, sizeof(*las));
+	char detail[256];
+	ivm_status st, failure;
+	int n;
+
+	if (!las)
+		vmtest_fatal("calloc");
+	/* type1 reads dma_entry_limit when a container gets its IOMMU (at
+	 * the first attach): lower it from before the domain exists until
+	 * the attach returned. */
+	if (direct) {
+		if (!vmtest_check(read_param(LIMIT_PARAM, &saved_limit) == 0 &&
+				  write_param(LIMIT_PARAM, ENTRY_LIMIT) == 0,
+				  group, "lower_dma_entry_limit"))
+			goto out;
+	}
+	st = make_domain(path, IVM_FLUSH_STRICT, &d);
+	if (check_status(group, "limit_domain_create", st, IVM_STATUS_SUCCESS))
+		st = ivm_domain_attach_device(d, bdf, &dev);
+	if (direct) {
+		unsigned now = 0;
+
+		vmtest_checkf(write_param(LIMIT_PARAM, saved_limit) == 0 &&
+			      read_param(LIMIT_PARAM, &now) == 0 &&
+			      now == saved_limit, group,
+			      "restore_dma_entry_limit", "%u", saved_limit);
+	}
+	if (!d || !check_status(group, "limit_attach", st, IVM_STATUS_SUCCESS))
+		goto out;
+
+	n = map_until_failure(d, pool, max, las, &failure, detail, sizeof(detail));
+	if (direct) {
+		vmtest_checkf(n == (int)ENTRY_LIMIT &&
+			      failure == IVM_STATUS_INSUFFICIENT_RESOURCES, group,
+			      "dma_entry_limit_insufficient_resources",
+			      "%d maps accepted with dma_entry_limit %u, then %s",
+			      n, ENTRY_LIMIT, ivm_status_name(failure));
+		vmtest_checkf(strstr(detail, "dma_entry_limit") != NULL, group,
+			      "dma_entry_limit_detail", "\"%s\"", detail);
+	} else {
+		vmtest_checkf(n >= 250 && n <= 256 &&
+			      failure == IVM_STATUS_INSUFFICIENT_RESOURCES, group,
+			      "dpdk_256_cap_insufficient_resources",
+			      "%d non-adjacent maps accepted, then %s", n,
+			      ivm_status_name(failure));
+		vmtest_checkf(strstr(detail, "256") != NULL, group,
+			      "dpdk_256_cap_detail", "\"%s\"", detail);
+	}
+	/* The failed map changed nothing: after one unmap a map fits again. */
+	if (n > 0 && failure != IVM_STATUS_SUCCESS) {
+		ivm_la la;
+
+		st = ivm_unmap_logical_range(d, las[n - 1], 1);
+		if (st == IVM_STATUS_SUCCESS)
+			st = map_page(d, RW, pool + (size_t)(n - 1) * 2 * PAGE,
+				      NULL, &la);
+		check_status(group, "limit_map_after_unmap", st, IVM_STATUS_SUCCESS);
+		if (st == IVM_STATUS_SUCCESS)
+			las[n - 1] = la;
+	}
+	{
+		struct ivm_domain_stats s;
+
+		if (ivm_domain_get_stats(d, &s) == IVM_STATUS_SUCCESS)
+			vmtest_checkf(s.mappings == (uint64_t)n, group,
+				      "limit_failed_map_left_nothing",
+				      "%llu mappings", (unsigned long long)s.mappings);
+	}
+	/* Destroying the domain with the device attached and its mappings
+	 * live tears everything down: a new domain can take the device. */
+	ivm_domain_destroy(&d);
+	st = make_domain(path, IVM_FLUSH_STRICT, &d);
+	if (st == IVM_STATUS_SUCCESS)
+		st = ivm_domain_attach_device(d, bdf, &dev);
+	check_status(group, "attach_after_destroy_with_device", st,
+		     IVM_STATUS_SUCCESS);
+	if (st == IVM_STATUS_SUCCESS)
+		check_status(group, "detach_after_destroy_with_device",
+			     ivm_domain_detach_device(d, bdf), IVM_STATUS_SUCCESS);
+out:
+	ivm_domain_destroy(&d);
+	free(las);
+	munmap(pool, (size_t)2 * max * PAGE);
+}
+
+int main(int argc, char **argv)
+{
+	static char found[64];
+	const char *paths = getenv("VM_DMA_PATHS");
+	char list[64];
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1) {
+		bdf = argv[1];
+	} else {
+		if (edu_find(found, sizeof(found)))
+			vmtest_fatal("no edu device (1234:11e8)");
+		bdf = found;
+	}
+	snprintf(list, sizeof(list), "%s", paths ? paths : "direct dpdk");
+	for (char *save, *p = strtok_r(list, " ,", &save); p;
+	     p = strtok_r(NULL, " ,", &save)) {
+		enum ivm_vfio_map_path path;
+		uint64_t t0 = vmtest_now_ns();
+
+		if (!strcmp(p, "direct"))
+			path = IVM_VFIO_MAP_DIRECT;
+		else if (!strcmp(p, "dpdk"))
+			path = IVM_VFIO_MAP_DPDK;
+		else
+			vmtest_fatal("VM_DMA_PATHS: unknown path '%s'", p);
+		test_dma(p, path);
+		test_limit(p, path);
+		vmtest_info("%s: done in %llu ms", p,
+			    (unsigned long long)((vmtest_now_ns() - t0) / 1000000));
+	}
+	return vmtest_result();
+}
