@@ -40,8 +40,8 @@
 #                              docs/report (README.md is then left alone)
 #   IVM_SKIP_DEPS=1            never call apt-get (scripts/common.sh)
 #
-# Exit status: 0, or 1 when a step failed (the stress run finding a
-# violation included: the report is still written first).
+# Exit status: 0, or 1 when a step failed (a failed stress run
+# included: the report is still written first).
 set -euo pipefail
 
 # shellcheck source=scripts/common.sh
@@ -203,5 +203,5 @@ fi
 
 ivm_say "done in $((SECONDS - started)) s"
 if ((stress_rc != 0)); then
-	ivm_die "the stress run found a violation (exit $stress_rc; log: $stress_log)"
+	ivm_die "the stress run failed (exit $stress_rc; log: $stress_log)"
 fi
