@@ -22,8 +22,9 @@ docs/report):
   iova.png            the IOVA magazine cache against the locked allocator
                       and the array-stack floor
   bench-results.json  every input's benchmarks in one file (the first
-                      input's context; "contexts" keeps each input's), which
-                      this script and bench/targets.py --json read back
+                      input's context; "contexts" keeps each input's,
+                      "iovamap_stress" the stress run), which this script
+                      and bench/targets.py --json read back
 
 --readme FILE replaces the part of FILE between the lines
 "<!-- iovamap-report:begin -->" and "<!-- iovamap-report:end -->" with the
@@ -130,13 +131,15 @@ class Results:
     """Every benchmark of the inputs, looked up by name and thread count."""
 
     def __init__(self, paths):
-        self.runs, self.contexts = [], []
+        self.runs, self.contexts, self.stress = [], [], {}
         for path in paths:
             with open(path) as fh:
                 data = json.load(fh)
             self.runs.extend(data.get("benchmarks", []))
             self.contexts.extend(data.get("contexts", [data.get("context",
                                                                 {})]))
+            # A merged file made by this script keeps the stress run.
+            self.stress = self.stress or data.get("iovamap_stress", {})
         self.context = self.contexts[0] if self.contexts else {}
 
     def ips(self, name, threads):
@@ -167,7 +170,7 @@ class Results:
 
     def merged(self):
         return {"context": self.context, "contexts": self.contexts,
-                "benchmarks": self.runs}
+                "iovamap_stress": self.stress, "benchmarks": self.runs}
 
 
 def machine(ctx):
@@ -457,13 +460,14 @@ def bars(res, save, plt, log_y, name, title, ylabel, groups, impls,
 
 # ---- writing ---------------------------------------------------------------
 
-def stress_line(args):
-    if args.stress_exit is None:
-        return args.stress_summary or "not run"
-    verdict = "passed" if args.stress_exit == 0 else \
-        f"FAILED (exit status {args.stress_exit})"
-    cmd = f"`{args.stress_command}`: " if args.stress_command else ""
-    return f"{cmd}{verdict}; {args.stress_summary or 'no summary line'}"
+def stress_line(stress):
+    """The stress run (--stress-* options, or a merged file's record)."""
+    if stress.get("exit") is None:
+        return stress.get("summary") or "not run"
+    verdict = "passed" if stress["exit"] == 0 else \
+        f"FAILED (exit status {stress['exit']})"
+    cmd = f"`{stress['command']}`: " if stress.get("command") else ""
+    return f"{cmd}{verdict}; {stress.get('summary') or 'no summary line'}"
 
 
 def benchmarks_md(where):
@@ -478,7 +482,7 @@ def benchmarks_md(where):
     return "`docs/BENCHMARKS.md` in the iovamap tree"
 
 
-def report_markdown(res, rows, pictures, args, out_dir):
+def report_markdown(res, rows, pictures, out_dir):
     ctx = res.context
     bench_md = benchmarks_md(out_dir)
     lines = [
@@ -492,7 +496,7 @@ def report_markdown(res, rows, pictures, args, out_dir):
         "",
         f"- Machine: {machine(ctx)}",
         f"- Build: {build_line(ctx)}",
-        f"- Stress run: {stress_line(args)}",
+        f"- Stress run: {stress_line(res.stress)}",
         "",
         "## iovamap against its baselines",
         "",
@@ -531,6 +535,7 @@ def readme_block(res, rows, pictures, readme, out_dir):
              f"({res.context.get('date', 'date not recorded')[:10]}, "
              f"commit {res.context.get('iovamap_commit', 'not recorded')}); "
              f"full report: [{rel}/report.md]({rel}/report.md).",
+             "", f"Stress run: {stress_line(res.stress)}",
              "", markdown_table(rows), "",
              TABLE_NOTE.format(benchmarks=bench_md), ""]
     for name, caption in pictures:
@@ -576,6 +581,10 @@ def main():
     args = ap.parse_args()
 
     res = Results(args.json)
+    if args.stress_summary is not None or args.stress_exit is not None:
+        res.stress = {"command": args.stress_command,
+                      "exit": args.stress_exit,
+                      "summary": args.stress_summary}
     rows = table_rows(res)
     if not rows:
         sys.exit("report.py: no benchmark of the comparisons in "
@@ -598,7 +607,7 @@ def main():
 
     pictures = plots(res, args.out)
     with open(os.path.join(args.out, "report.md"), "w") as fh:
-        fh.write(report_markdown(res, rows, pictures, args, args.out))
+        fh.write(report_markdown(res, rows, pictures, args.out))
         fh.write("\n")
     if args.readme:
         update_readme(args.readme,
