@@ -530,11 +530,13 @@ def report_markdown(res, rows, pictures, out_dir):
 def readme_block(res, rows, pictures, readme, out_dir):
     rel = os.path.relpath(out_dir, os.path.dirname(os.path.abspath(readme)))
     bench_md = benchmarks_md(os.path.dirname(os.path.abspath(readme)))
+    load = res.context.get("load_avg")
+    load = f", load average {load[0]:.2f} at the start" if load else ""
     lines = [README_BEGIN,
              f"Measured on {machine(res.context)} "
              f"({res.context.get('date', 'date not recorded')[:10]}, "
-             f"commit {res.context.get('iovamap_commit', 'not recorded')}); "
-             f"full report: [{rel}/report.md]({rel}/report.md).",
+             f"commit {res.context.get('iovamap_commit', 'not recorded')}"
+             f"{load}); full report: [{rel}/report.md]({rel}/report.md).",
              "", f"Stress run: {stress_line(res.stress)}",
              "", markdown_table(rows), "",
              TABLE_NOTE.format(benchmarks=bench_md), ""]
