@@ -15,11 +15,14 @@
  *                      FLUSH_POLL_EVERY pairs, as a PMD's loop would, so
  *                      the timeout driver's check is part of the cost.
  *     <ns>     the software IOMMU model's invalidation_latency_ns: time
- *              one backend sync spends (0, 1 us, 10 us), to model
- *              hardware that takes that long to invalidate.
- *   1 and 2 threads; each thread maps its own page, all on one domain.
+ *              one backend sync spends (0, 100, 300 ns, 1, 3, 10 us), to
+ *              model hardware that takes that long to invalidate.
+ *     lat0: 1, 2, 4, ... threads up to the machine's CPUs; lat1000 and
+ *     lat10000: 1 and 2 threads; the other latencies (100, 300, 3000 ns,
+ *     a sweep for the report's plot): 1 thread.  Each thread maps its own
+ *     page, all on one domain.
  *
- *   flush_pair/<mode>_own_domains/lat0  control for the 2-thread figures:
+ *   flush_pair/<mode>_own_domains/lat0  control for the multi-thread figures:
  *                               the same loop, but each thread on a
  *                               domain of its own, so the threads share no
  *                               iovamap domain state (only the process:
@@ -62,7 +65,6 @@
 #include "bench_util.h"
 #include "ivm_bench.h"
 
-#define MAX_THREADS 2
 #define ADDRESS_WIDTH 39
 /* Pairs between two ivm_flush_poll() calls in lazy runs; BATCH must be a
  * multiple of it so every run() call polls the same number of times. */
@@ -89,18 +91,18 @@ struct flush_thread {
 struct flush_ctx {
 	/* domain[0] for every thread, or domain[t] for thread t with
 	 * own_domains; ndomains of them exist.  Read-only while timed. */
-	struct ivm_domain *domain[MAX_THREADS];
+	struct ivm_domain *domain[IVM_BENCH_MAX_THREADS];
 	int ndomains;
 	const struct flush_variant *variant;
 	int nthreads;
 	/* One page per thread; read-only once setup returns, and the pages
 	 * themselves are never touched while timed. */
-	void *page[MAX_THREADS];
+	void *page[IVM_BENCH_MAX_THREADS];
 	struct ivm_domain_stats before; /* summed over the domains at the
 					   end of setup */
 	struct timespec began;          /* end of setup */
 	_Alignas(IVM_BENCH_THREAD_STRIDE)
-	struct flush_thread thread[MAX_THREADS];
+	struct flush_thread thread[IVM_BENCH_MAX_THREADS];
 };
 
 static double seconds_since(const struct timespec *t0)
@@ -188,7 +190,7 @@ static void flush_teardown(void *arg)
 			die_status("ivm_flush_domain", st);
 		ivm_domain_destroy(&ctx->domain[i]);
 	}
-	for (int i = 0; i < MAX_THREADS; i++)
+	for (int i = 0; i < ctx->nthreads; i++)
 		free(ctx->page[i]);
 	free(ctx);
 }
@@ -209,9 +211,12 @@ static void *flush_setup(int nthreads, const struct flush_variant *variant)
 					      sizeof(*ctx));
 	ivm_status st;
 
-	if (ctx == NULL || nthreads < 1 || nthreads > MAX_THREADS)
+	if (ctx == NULL)
 		goto fail;
+	/* Before any goto fail past here: teardown reads the counts. */
 	memset(ctx, 0, sizeof(*ctx));
+	if (nthreads < 1 || nthreads > IVM_BENCH_MAX_THREADS)
+		goto fail;
 	ctx->variant = variant;
 	ctx->nthreads = nthreads;
 	for (int i = 0; i < (variant->own_domains ? nthreads : 1); i++) {
@@ -223,7 +228,7 @@ static void *flush_setup(int nthreads, const struct flush_variant *variant)
 		}
 		ctx->ndomains = i + 1;
 	}
-	for (int i = 0; i < MAX_THREADS; i++) {
+	for (int i = 0; i < nthreads; i++) {
 		ctx->page[i] = aligned_alloc(IVM_PAGE_SIZE, IVM_PAGE_SIZE);
 		if (ctx->page[i] == NULL)
 			goto fail;
@@ -267,21 +272,31 @@ static void flush_run(void *arg, int thread_index, uint64_t n_ops)
 
 /* ---- the suite ------------------------------------------------------- */
 
-#define FLUSH_VARIANTS(X)                                               \
-	X(strict_lat0, "strict/lat0", IVM_FLUSH_STRICT, 0, false)        \
-	X(lazy_lat0, "lazy/lat0", IVM_FLUSH_LAZY, 0, false)              \
-	X(strict_lat1000, "strict/lat1000", IVM_FLUSH_STRICT, 1000, false) \
-	X(lazy_lat1000, "lazy/lat1000", IVM_FLUSH_LAZY, 1000, false)     \
-	X(strict_lat10000, "strict/lat10000", IVM_FLUSH_STRICT, 10000,    \
-	  false)                                                          \
-	X(lazy_lat10000, "lazy/lat10000", IVM_FLUSH_LAZY, 10000, false)  \
-	X(strict_own_lat0, "strict_own_domains/lat0", IVM_FLUSH_STRICT, 0, \
-	  true)                                                           \
-	X(lazy_own_lat0, "lazy_own_domains/lat0", IVM_FLUSH_LAZY, 0, true)
+/* X(id, label, mode, latency_ns, own_domains, max_threads) */
+#define ALL IVM_BENCH_ALL_CPUS
+#define FLUSH_VARIANTS(X)                                                   \
+	X(strict_lat0, "strict/lat0", IVM_FLUSH_STRICT, 0, false, ALL)       \
+	X(lazy_lat0, "lazy/lat0", IVM_FLUSH_LAZY, 0, false, ALL)             \
+	X(strict_lat1000, "strict/lat1000", IVM_FLUSH_STRICT, 1000, false, 2) \
+	X(lazy_lat1000, "lazy/lat1000", IVM_FLUSH_LAZY, 1000, false, 2)      \
+	X(strict_lat10000, "strict/lat10000", IVM_FLUSH_STRICT, 10000, false, \
+	  2)                                                                 \
+	X(lazy_lat10000, "lazy/lat10000", IVM_FLUSH_LAZY, 10000, false, 2)   \
+	X(strict_own_lat0, "strict_own_domains/lat0", IVM_FLUSH_STRICT, 0,    \
+	  true, ALL)                                                         \
+	X(lazy_own_lat0, "lazy_own_domains/lat0", IVM_FLUSH_LAZY, 0, true,   \
+	  ALL)                                                               \
+	/* The rest of the latency sweep (half decades), 1 thread. */        \
+	X(strict_lat100, "strict/lat100", IVM_FLUSH_STRICT, 100, false, 1)   \
+	X(lazy_lat100, "lazy/lat100", IVM_FLUSH_LAZY, 100, false, 1)         \
+	X(strict_lat300, "strict/lat300", IVM_FLUSH_STRICT, 300, false, 1)   \
+	X(lazy_lat300, "lazy/lat300", IVM_FLUSH_LAZY, 300, false, 1)         \
+	X(strict_lat3000, "strict/lat3000", IVM_FLUSH_STRICT, 3000, false, 1) \
+	X(lazy_lat3000, "lazy/lat3000", IVM_FLUSH_LAZY, 3000, false, 1)
 
 /* The shim's setup takes no argument naming the definition: one small
  * setup per variant. */
-#define FLUSH_VARIANT_DEFINE(id, label, mode, latency, own)            \
+#define FLUSH_VARIANT_DEFINE(id, label, mode, latency, own, threads)   \
 	static const struct flush_variant variant_##id = { label, mode,  \
 							   latency, own }; \
 	static void *setup_##id(int nthreads)                           \
@@ -291,7 +306,7 @@ static void flush_run(void *arg, int thread_index, uint64_t n_ops)
 FLUSH_VARIANTS(FLUSH_VARIANT_DEFINE)
 #undef FLUSH_VARIANT_DEFINE
 
-#define FLUSH_VARIANT_ENTRY(id, label, mode, latency, own)               \
+#define FLUSH_VARIANT_ENTRY(id, label, mode, latency, own, threads)      \
 	{                                                                 \
 		.name = "flush_pair/" label,                              \
 		.description = "map + unmap of one 4 KiB page (Buddy, "   \
@@ -301,12 +316,13 @@ FLUSH_VARIANTS(FLUSH_VARIANT_DEFINE)
 		.teardown = flush_teardown,                               \
 		.run = flush_run,                                         \
 		.batch = BATCH,                                           \
-		.max_threads = MAX_THREADS,                               \
+		.max_threads = threads,                                   \
 	},
 static const struct ivm_bench_def flush_suite[] = {
 	FLUSH_VARIANTS(FLUSH_VARIANT_ENTRY)
 };
 #undef FLUSH_VARIANT_ENTRY
+#undef ALL
 
 const struct ivm_bench_def *ivm_bench_suite_flush(size_t *count)
 {

@@ -20,8 +20,9 @@
  *                       SPSC ring to thread 1, which frees it (completions
  *                       on another CPU); with 1 thread, the thread does
  *                       both halves in turns of up to 256
- * Each at 1 and 2 threads; with 2 threads each thread has its own blocks
- * (prodcons: one producer, one consumer) on one shared allocator.
+ * The pairs and the burst run at 1, 2, 4, ... threads up to the machine's
+ * CPUs (IVM_BENCH_ALL_CPUS), each thread with its own blocks on one shared
+ * allocator; prodcons at 1 and 2 threads (one producer, one consumer).
  *
  * White-box: uses lib/iova.h through the internal static archive.
  */
@@ -36,7 +37,7 @@
 #include "iova.h"
 #include "util.h"
 
-#define MAX_THREADS 2
+#define PRODCONS_THREADS 2
 #define WIDTH 48
 #define BURST 512
 #define RING_SIZE 1024
@@ -60,11 +61,12 @@ struct bench_ctx {
 	enum variant variant;
 	int nthreads;
 	struct ivm_iova io;
-	struct bench_thread thread[MAX_THREADS];
 	/* prodcons: SPSC ring from thread 0 to thread 1. */
 	_Alignas(128) _Atomic uint64_t head; /* producer writes */
 	_Alignas(128) _Atomic uint64_t tail; /* consumer writes */
 	_Alignas(128) uint64_t ring[RING_SIZE];
+	/* nthreads of them (52 KiB each: allocated for the run's count). */
+	struct bench_thread thread[];
 };
 
 _Noreturn static void die(const char *what, ivm_status st)
@@ -133,13 +135,17 @@ static void bench_teardown(void *arg)
 
 static void *setup_variant(int nthreads, enum variant v)
 {
-	struct bench_ctx *ctx = aligned_alloc(128, sizeof(*ctx));
+	/* Both sizes are multiples of the 128-byte alignment. */
+	size_t size = sizeof(struct bench_ctx) +
+		      (size_t)nthreads * sizeof(struct bench_thread);
+	struct bench_ctx *ctx;
 
-	if (ctx == NULL || nthreads > MAX_THREADS) {
-		free(ctx);
+	if (nthreads < 1 || nthreads > IVM_BENCH_MAX_THREADS)
 		return NULL;
-	}
-	memset(ctx, 0, sizeof(*ctx));
+	ctx = aligned_alloc(128, size);
+	if (ctx == NULL)
+		return NULL;
+	memset(ctx, 0, size);
 	ctx->variant = v;
 	ctx->nthreads = nthreads;
 	if (v != FLOOR &&
@@ -148,7 +154,7 @@ static void *setup_variant(int nthreads, enum variant v)
 		free(ctx);
 		return NULL;
 	}
-	for (int i = 0; i < MAX_THREADS; i++) {
+	for (int i = 0; i < nthreads; i++) {
 		struct bench_thread *t = &ctx->thread[i];
 
 		t->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
@@ -288,29 +294,29 @@ static void run_prodcons(void *arg, int thread_index, uint64_t n_ops)
 
 /* ---- the suite ---------------------------------------------------------- */
 
-#define THREE(pattern, desc, runfn, batchn)                                  \
+#define THREE(pattern, desc, runfn, batchn, threads)                         \
 	{ .name = pattern "/cached", .description = desc " (magazine cache)", \
 	  .setup = setup_cached, .teardown = bench_teardown, .run = runfn,   \
-	  .batch = batchn, .max_threads = MAX_THREADS },                     \
+	  .batch = batchn, .max_threads = threads },                         \
 	{ .name = pattern "/uncached",                                       \
 	  .description = desc " (cache off: range allocator under a mutex)", \
 	  .setup = setup_uncached, .teardown = bench_teardown, .run = runfn, \
-	  .batch = batchn, .max_threads = MAX_THREADS },                     \
+	  .batch = batchn, .max_threads = threads },                         \
 	{ .name = pattern "/floor",                                          \
 	  .description = desc " (floor: per-thread array stack)",            \
 	  .setup = setup_floor, .teardown = bench_teardown, .run = runfn,    \
-	  .batch = batchn, .max_threads = MAX_THREADS }
+	  .batch = batchn, .max_threads = threads }
 
 static const struct ivm_bench_def iova_suite[] = {
 	THREE("iova_pair_1page", "alloc + free of 1 page", run_pair_1page,
-	      256),
+	      256, IVM_BENCH_ALL_CPUS),
 	THREE("iova_pair_random", "alloc + free of 1..32 pages",
-	      run_pair_random, 256),
+	      run_pair_random, 256, IVM_BENCH_ALL_CPUS),
 	THREE("iova_burst", "one alloc + one free, 512 allocs then 512 frees",
-	      run_burst, BURST),
+	      run_burst, BURST, IVM_BENCH_ALL_CPUS),
 	THREE("iova_prodcons",
 	      "alloc on thread 0, free on thread 1 via an SPSC ring",
-	      run_prodcons, 256),
+	      run_prodcons, 256, PRODCONS_THREADS),
 };
 
 const struct ivm_bench_def *ivm_bench_suite_iova(size_t *count)

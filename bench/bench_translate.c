@@ -29,7 +29,7 @@
  *   translate_4k/<impl>         translate a random byte inside 1 GiB of
  *                               4 KiB pages (262144 leaves; mapped as one
  *                               PFN array of scattered frames, so no large
- *                               leaf can form).  1 and 2 threads.
+ *                               leaf can form).
  *   translate_2m/<impl>         the same over 1 GiB mapped as 512 2 MiB
  *                               leaves (contiguous, logical and physical
  *                               2 MiB- but not 1 GiB-aligned).  rculfhash
@@ -44,10 +44,14 @@
  *                               Its pairs per second go to stderr at
  *                               teardown (runs of 0.25 s or more).  On
  *                               a 2-CPU machine threads:2 then has 3
- *                               runnable threads.
+ *                               runnable threads (at the top thread
+ *                               count the writer shares thread 0's CPU).
  *   map_unmap_explicit/<impl>   map one 4 KiB page at an explicit logical
  *                               address and unmap it again (each thread its
- *                               own page, 2 MiB apart).  1 and 2 threads.
+ *                               own page, 2 MiB apart).
+ *
+ * Every workload runs at 1, 2, 4, ... threads up to the machine's CPUs
+ * (IVM_BENCH_ALL_CPUS); each thread reads (or maps) on its own.
  *
  * The table's memory for the dense 4 KiB layout (bytes of page table per
  * mapped page, from ivm_domain_get_stats) and for the 2 MiB layout is
@@ -74,8 +78,6 @@
 #include <urcu/rculfhash.h>
 
 #include "ivm_bench.h"
-
-#define MAX_THREADS 2
 
 /* The translated gigabyte, and where the writer and map_unmap work. */
 #define READ_LA      (1ull << 30)
@@ -189,7 +191,7 @@ struct bench_ctx {
 	_Atomic bool stop;      /* written by teardown, read by the writer */
 	_Atomic uint64_t writer_pairs; /* written by the writer only */
 	_Alignas(IVM_BENCH_THREAD_STRIDE)
-	struct bench_thread thread[MAX_THREADS];
+	struct bench_thread thread[IVM_BENCH_MAX_THREADS];
 };
 
 static void *ctx_alloc(enum impl impl, enum layout layout)
@@ -208,7 +210,7 @@ static void *ctx_alloc(enum impl impl, enum layout layout)
 		free(ctx);
 		return NULL;
 	}
-	for (int t = 0; t < MAX_THREADS; t++)
+	for (int t = 0; t < IVM_BENCH_MAX_THREADS; t++)
 		ctx->thread[t].rng = 0x9E3779B97F4A7C15ull * (uint64_t)(t + 1);
 	return ctx;
 }
@@ -633,7 +635,7 @@ static void *bench_setup(int nthreads, enum impl impl, enum layout layout,
 	bool with_writer = background != 0;
 	struct bench_ctx *ctx = NULL;
 
-	if (nthreads > MAX_THREADS)
+	if (nthreads > IVM_BENCH_MAX_THREADS)
 		goto fail;
 	ctx = ctx_alloc(impl, layout);
 	if (ctx == NULL)
@@ -763,7 +765,7 @@ DEFINE_SETUP(setup_mu_mutex_radix, IMPL_MUTEX_RADIX, LAYOUT_NONE, false)
 		.teardown = bench_teardown,                                 \
 		.run = translate_run_##impl_id,                             \
 		.batch = 4096,                                              \
-		.max_threads = MAX_THREADS,                                 \
+		.max_threads = IVM_BENCH_ALL_CPUS,                          \
 	}
 
 #define WHAT_4K "translate of a random byte in 1 GiB of 4 KiB leaves"
@@ -780,7 +782,7 @@ DEFINE_SETUP(setup_mu_mutex_radix, IMPL_MUTEX_RADIX, LAYOUT_NONE, false)
 		.teardown = bench_teardown,                                 \
 		.run = map_unmap_run,                                       \
 		.batch = 128,                                               \
-		.max_threads = MAX_THREADS,                                 \
+		.max_threads = IVM_BENCH_ALL_CPUS,                          \
 	}
 
 static const struct ivm_bench_def translate_suite[] = {

@@ -63,9 +63,22 @@ struct ivm_bench_def {
 	/* Operations per run() call (> 0). */
 	uint64_t batch;
 	/* Highest thread count: the shim registers 1, 2, 4, ... up to it
-	 * (and max_threads itself).  1 means single-threaded only. */
+	 * (and max_threads itself).  1 means single-threaded only;
+	 * IVM_BENCH_ALL_CPUS means up to the CPUs the program may use.
+	 * Every run is named <name>/real_time/threads:<n>, 1 included. */
 	int max_threads;
 };
+
+/*
+ * max_threads of a benchmark that scales with the machine: 1, 2, 4, ...
+ * up to the number of CPUs in the program's affinity mask at start
+ * (taskset chooses them), counted as at least 2 so that every machine
+ * has the threads:2 runs bench/targets.py compares, and at most
+ * IVM_BENCH_MAX_THREADS.  setup() then gets any nthreads up to
+ * IVM_BENCH_MAX_THREADS and sizes its per-thread state for it.
+ */
+#define IVM_BENCH_ALL_CPUS (-1)
+#define IVM_BENCH_MAX_THREADS 64
 
 /* Every suite, as X(name); each name has ivm_bench_suite_<name>(). */
 #define IVM_BENCH_SUITES(X) \

@@ -28,11 +28,14 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/utsname.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -106,14 +109,27 @@ void run_one(benchmark::State &state, Slot *slot)
 	state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 
+// The highest thread count of a definition (ivm_bench.h), or 0 when
+// max_threads is neither a count nor IVM_BENCH_ALL_CPUS.
+int max_threads_of(const ivm_bench_def *def)
+{
+	if (def->max_threads == IVM_BENCH_ALL_CPUS)
+		return std::min(std::max(start_cpu_count, 2),
+				IVM_BENCH_MAX_THREADS);
+	if (def->max_threads < 1 || def->max_threads > IVM_BENCH_MAX_THREADS)
+		return 0;
+	return def->max_threads;
+}
+
 // Registers every definition of one suite.
 void register_suite(const ivm_bench_def *defs, size_t count,
 		    std::vector<std::unique_ptr<Slot>> &slots)
 {
 	for (size_t i = 0; i < count; i++) {
 		const ivm_bench_def *def = &defs[i];
+		const int max_threads = max_threads_of(def);
 
-		if (def->batch == 0 || def->max_threads < 1) {
+		if (def->batch == 0 || max_threads == 0) {
 			std::fprintf(stderr, "iovamap-bench: %s: bad definition\n",
 				     def->name);
 			std::exit(2);
@@ -123,19 +139,62 @@ void register_suite(const ivm_bench_def *defs, size_t count,
 		benchmark::internal::Benchmark *b = benchmark::RegisterBenchmark(
 			def->name,
 			[slot](benchmark::State &state) { run_one(state, slot); });
-		if (def->max_threads > 1) {
-			int t;
-
-			for (t = 1; t < def->max_threads; t *= 2)
-				b->Threads(t);
-			b->Threads(def->max_threads);
-			// CPU time summed over threads says nothing about
-			// scaling; wall-clock time does.
-			b->UseRealTime();
-		}
+		for (int t = 1; t < max_threads; t *= 2)
+			b->Threads(t);
+		b->Threads(max_threads);
+		// CPU time summed over threads says nothing about scaling;
+		// wall-clock time does.  Single-threaded definitions too, so
+		// that every run is named <name>/real_time/threads:<n>.
+		b->UseRealTime();
 		benchmark::AddCustomContext(std::string("ivm:") + def->name,
 					    def->description);
 	}
+}
+
+// The machine, for the JSON context: reports (bench/report.py) name the
+// machine their figures come from, wherever the report is made.
+std::string cpuinfo_field(const std::string &key)
+{
+	std::ifstream cpuinfo("/proc/cpuinfo");
+	std::string line;
+
+	// "key<tabs>: value", one per line; the first CPU's is enough.
+	while (std::getline(cpuinfo, line)) {
+		size_t colon = line.find(':');
+
+		if (colon == std::string::npos ||
+		    line.compare(0, key.size(), key) != 0 ||
+		    line.find_first_not_of(" \t", key.size()) != colon)
+			continue;
+		size_t begin = line.find_first_not_of(" \t", colon + 1);
+		size_t end = line.find_last_not_of(" \t");
+		if (begin == std::string::npos)
+			return std::string();
+		return line.substr(begin, end - begin + 1);
+	}
+	return std::string();
+}
+
+void add_machine_context()
+{
+	struct utsname u;
+	std::string model = cpuinfo_field("model name");
+	// x86 sets the "hypervisor" CPU flag in a guest.
+	std::string flags = " " + cpuinfo_field("flags") + " ";
+	const char *guest = "unknown";
+
+	if (flags.size() > 2)
+		guest = flags.find(" hypervisor ") != std::string::npos ? "yes"
+									 : "no";
+	benchmark::AddCustomContext("iovamap_cpu_model",
+				    model.empty() ? "unknown" : model);
+	benchmark::AddCustomContext("iovamap_virtual_machine", guest);
+	benchmark::AddCustomContext("iovamap_cpus_allowed",
+				    std::to_string(start_cpu_count));
+	if (uname(&u) == 0)
+		benchmark::AddCustomContext(
+			"iovamap_kernel", std::string(u.sysname) + " " +
+						  u.release + " " + u.machine);
 }
 
 } // namespace
@@ -170,6 +229,7 @@ int main(int argc, char **argv)
 	benchmark::AddCustomContext("iovamap_lto", IVM_BENCH_LTO);
 	benchmark::AddCustomContext("iovamap_pinned",
 				    pin_enabled ? "one CPU per thread" : "no");
+	add_machine_context();
 
 #define IVM_BENCH_REGISTER_SUITE(name)                                     \
 	{                                                                   \
