@@ -28,7 +28,10 @@
  *     INSUFFICIENT_RESOURCES with a detail that names 256.  A failed map
  *     changes nothing: the domain maps again after an unmap.  That domain
  *     is destroyed with the device attached and its mappings live; a new
- *     domain can then attach the device.
+ *     domain can then attach the device;
+ *  8. four threads map and unmap pages of their own at once in one lazy
+ *     domain with the device attached: no call fails, and after a flush
+ *     every mapping made in the container was removed from it exactly once.
  *
  * edu reaches only IOVAs below 1 << 28: every domain here has a 28-bit
  * logical space, so allocator-chosen addresses stay below it too.
@@ -37,6 +40,7 @@
  * Environment: VM_DMA_PATHS="direct dpdk" (the paths to run, in order).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -502,6 +506,100 @@ out:
 	munmap(pool, (size_t)2 * max * PAGE);
 }
 
+/* --- 8: threads mapping and unmapping at once ------------------------------- */
+
+#define RACE_THREADS 4
+#define RACE_LIVE    8   /* mappings each thread holds at most */
+
+struct race_arg {
+	struct ivm_domain *d;
+	uint8_t *pages;      /* RACE_LIVE pages of its own */
+	int ops;
+	int failures;
+};
+
+/* Map and unmap this thread's pages in a pseudo-random order: the VFIO
+ * backend's records, pending list and coalesced syncs are shared by all
+ * threads of the domain. */
+static void *race_worker(void *p)
+{
+	struct race_arg *a = p;
+	ivm_la la[RACE_LIVE];
+	bool live[RACE_LIVE] = { false };
+	unsigned x = (unsigned)(uintptr_t)a->pages | 1u;
+
+	for (int i = 0; i < a->ops; i++) {
+		x = x * 1103515245u + 12345u;
+		int k = (int)((x >> 16) % RACE_LIVE);
+		ivm_status st = live[k]
+			? ivm_unmap_logical_range(a->d, la[k], 1)
+			: map_page(a->d, RW, a->pages + (size_t)k * PAGE, NULL,
+				   &la[k]);
+		if (st != IVM_STATUS_SUCCESS)
+			a->failures++;
+		else
+			live[k] = !live[k];
+	}
+	for (int k = 0; k < RACE_LIVE; k++)
+		if (live[k] &&
+		    ivm_unmap_logical_range(a->d, la[k], 1) != IVM_STATUS_SUCCESS)
+			a->failures++;
+	return NULL;
+}
+
+static void test_threads(const char *group, enum ivm_vfio_map_path path)
+{
+	struct ivm_domain *d = NULL;
+	struct ivm_vfio_device dev;
+	struct race_arg args[RACE_THREADS];
+	pthread_t tid[RACE_THREADS];
+	/* A DPDK call costs ~10x the ioctl under TCG: fewer operations. */
+	int ops = path == IVM_VFIO_MAP_DPDK ? 150 : 1000;
+	uint8_t *pages = pages_alloc((size_t)RACE_THREADS * RACE_LIVE);
+
+	ivm_status st = make_domain(path, IVM_FLUSH_LAZY, &d);
+	if (!check_status(group, "race_domain_create", st, IVM_STATUS_SUCCESS))
+		return;
+	st = ivm_domain_attach_device(d, bdf, &dev);
+	if (check_status(group, "race_attach", st, IVM_STATUS_SUCCESS)) {
+		int failures = 0;
+		for (int t = 0; t < RACE_THREADS; t++) {
+			args[t] = (struct race_arg){
+				.d = d,
+				.pages = pages + (size_t)t * RACE_LIVE * PAGE,
+				.ops = ops,
+			};
+			if (pthread_create(&tid[t], NULL, race_worker, &args[t]))
+				vmtest_fatal("pthread_create");
+		}
+		for (int t = 0; t < RACE_THREADS; t++) {
+			pthread_join(tid[t], NULL);
+			failures += args[t].failures;
+		}
+		vmtest_checkf(failures == 0, group, "race_no_failed_call",
+			      "%d of %d calls failed", failures,
+			      RACE_THREADS * ops);
+		ivm_flush_domain(d);
+		struct ivm_domain_stats s;
+		ivm_domain_get_stats(d, &s);
+		/* Every mapping made in the container was removed from it,
+		 * exactly once, and nothing is left. */
+		vmtest_checkf(s.mappings == 0 && s.vfio_container_mappings == 0 &&
+			      s.vfio_unmapped == s.vfio_map_calls &&
+			      s.vfio_unmap_calls <= s.vfio_unmapped, group,
+			      "race_container_empty",
+			      "mappings=%llu in_container=%llu map_calls=%llu "
+			      "unmapped=%llu unmap_calls=%llu",
+			      (unsigned long long)s.mappings,
+			      (unsigned long long)s.vfio_container_mappings,
+			      (unsigned long long)s.vfio_map_calls,
+			      (unsigned long long)s.vfio_unmapped,
+			      (unsigned long long)s.vfio_unmap_calls);
+	}
+	ivm_domain_destroy(&d);
+	munmap(pages, (size_t)RACE_THREADS * RACE_LIVE * PAGE);
+}
+
 int main(int argc, char **argv)
 {
 	static char found[64];
@@ -530,6 +628,7 @@ int main(int argc, char **argv)
 			vmtest_fatal("VM_DMA_PATHS: unknown path '%s'", p);
 		test_dma(p, path);
 		test_limit(p, path);
+		test_threads(p, path);
 		vmtest_info("%s: done in %llu ms", p,
 			    (unsigned long long)((vmtest_now_ns() - t0) / 1000000));
 	}
