@@ -17,6 +17,15 @@
  * map a buffer at the logical address equal to its virtual address, which
  * is DPDK's IOVA-as-VA mode.
  *
+ * The IOMMU's address space: give the domain an address width the
+ * IOMMU translates (VT-d with 3-level tables, as QEMU emulates it: 39
+ * bits), and keep the kernel's reserved windows out of the allocator with
+ * reserved regions (struct ivm_reserved_region, should_map false): on
+ * x86 the MSI window [0xfee00000, 0xfeefffff].  VFIO refuses a mapping
+ * outside its valid ranges, which comes back as
+ * IVM_STATUS_INSUFFICIENT_RESOURCES with the kernel's reason in
+ * ivm_status_detail().
+ *
  * Two map paths, chosen per domain (struct ivm_vfio_config::map_path):
  *  - IVM_VFIO_MAP_DIRECT (default): VFIO type1 ioctls on the container
  *    (VFIO_IOMMU_MAP_DMA / VFIO_IOMMU_UNMAP_DMA).  Up to the kernel's
