@@ -80,6 +80,9 @@
  * (Overlapping installs resolve to exactly one winner: each leaf is taken
  * by a CAS from empty, in address order, so the holder of the lowest
  * contested page wins and the other removes what it installed.)
+ *
+ * Test builds (-Dfault_injection=true) may fail a table allocation
+ * (fault.h, IVM_FAULT_PT_ALLOC).
  */
 #include "pagetable.h"
 
@@ -88,6 +91,8 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "fault.h"
+#include "ivm_config.h"
 #include "mem.h"
 #include "rcu.h"
 #include "util.h"
@@ -117,6 +122,9 @@ static inline bool entry_is_table(uint64_t e)
 
 static struct pt_table *table_alloc(struct pagetable *pt)
 {
+	/* Test builds: a page-table page may fail on its own (fault.h). */
+	if (ivm_fault_inject(IVM_FAULT_PT_ALLOC))
+		return NULL;
 	struct pt_table *t = ivm_mem_zalloc(sizeof(*t), IVM_PAGE_SIZE);
 	if (t)
 		ivm_counter_add(&pt->tables, 1);
