@@ -487,9 +487,19 @@ ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
 	status = install_once(pt, la, pages, src, expect_marker);
 	/* An empty table kept for reuse occupies the slot a large leaf
 	 * wants: tables are a cache, never a reason to refuse a map, so
-	 * reclaim them and try once more. */
-	if (status == IVM_STATUS_IN_USE && !expect_marker && pt_reclaim(pt) > 0)
+	 * reclaim them and try again, for as long as nothing but tables is
+	 * in the way.  One try is not enough: a table that another sweep is
+	 * sealing reads as not empty to ours (PT_DEAD entries), so ours may
+	 * retire nothing while that sweep has yet to unlink it (found by
+	 * iovamap-stress: a 2 MiB allocated map failed with IN_USE); that
+	 * sweep finishes within microseconds unless it was preempted, so
+	 * yield to it when ours freed nothing. */
+	for (unsigned tries = 0; status == IVM_STATUS_IN_USE && !expect_marker &&
+	     pt_range_empty(pt, la, pages); tries++) {
+		if (pt_reclaim(pt) == 0 && tries > 0)
+			sched_yield();
 		status = install_once(pt, la, pages, src, expect_marker);
+	}
 	return status;
 }
 
