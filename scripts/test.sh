@@ -14,6 +14,7 @@
 #   tsan   build-tsan/  (ThreadSanitizer, fault injection)
 #                                          --suite unit, stress, stress-harness
 #   qsbr   build-qsbr/  (rcu=qsbr)         meson test --suite unit, stress
+#   fuzz   build-fuzz/  (clang, libFuzzer + ASan) --suite fuzz: ~60 s
 #   mutation build-broken*/ (one safety mechanism broken per build)
 #                                          --suite mutation: must be caught
 #
@@ -33,8 +34,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$IVM_ROOT"
 
-IVM_STAGES=(unit asan tsan qsbr mutation)
-IVM_SANITIZER_STAGES=(asan tsan qsbr mutation)
+IVM_STAGES=(unit asan tsan qsbr fuzz mutation)
+IVM_SANITIZER_STAGES=(asan tsan qsbr fuzz mutation)
 
 total_passed=0
 total_failed=0
@@ -154,6 +155,20 @@ stage_qsbr() {
 	build_stage qsbr build-qsbr -Drcu=qsbr -Dbench=disabled || return 0
 	run_suite qsbr build-qsbr unit
 	run_suite qsbr build-qsbr stress
+}
+
+# The libFuzzer target over the public mapping API (fuzz/fuzz_api.c: every
+# call checked against a model of the documented contract), built with
+# clang, ASan + UBSan and fault injection, run for ~60 s
+# (IVM_FUZZ_SECONDS) over the committed seeds in fuzz/corpus/ and a work
+# corpus kept in build-fuzz/ (so coverage accumulates between runs).
+stage_fuzz() {
+	CC=clang build_stage fuzz build-fuzz -Dfuzzing=true \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Djemalloc=disabled -Dbench=disabled -Dtests=false \
+		-Dvfio=disabled -Dfault_injection=true || return 0
+	run_suite fuzz build-fuzz fuzz ASAN_OPTIONS=detect_leaks=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 }
 
 # Mutation checks: each build breaks one safety mechanism on purpose, and
