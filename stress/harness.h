@@ -265,6 +265,10 @@ struct harness {
 
 	struct worker *workers;        /* threads + 1: the last is the
 					  checker's (main thread) */
+	/* Domain B's explicit window: the caller-discipline interlock
+	 * (ops.c, b_window_*), one word per page. */
+	_Atomic uint32_t *eb_attempts;   /* map / reserve calls in flight */
+	_Atomic uint32_t *eb_unmapping;  /* unmap calls in flight */
 	_Atomic uint64_t recent[RECENT];
 	_Atomic uint32_t recent_next;
 	struct contest contest[CONTESTS];

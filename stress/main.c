@@ -526,7 +526,10 @@ int main(int argc, char **argv)
 		return 2;
 	for (unsigned t = 0; t <= H.cfg.threads; t++)
 		worker_init(&H.workers[t], t);
-	if (!slots_init() || !shadow_init()) {
+	H.eb_attempts = calloc(H.lay.eb_pages, sizeof(*H.eb_attempts));
+	H.eb_unmapping = calloc(H.lay.eb_pages, sizeof(*H.eb_unmapping));
+	if (!H.eb_attempts || !H.eb_unmapping || !slots_init() ||
+	    !shadow_init()) {
 		fprintf(stderr, "iovamap-stress: out of memory for the model\n");
 		return 2;
 	}
@@ -586,6 +589,8 @@ int main(int argc, char **argv)
 	}
 	shadow_fini();
 	slots_fini();
+	free((void *)H.eb_attempts);
+	free((void *)H.eb_unmapping);
 	free(H.workers);
 	return violations ? 1 : 0;
 }

@@ -243,6 +243,96 @@ void release_slot(struct worker *w, struct slot *s, bool strict)
 	}
 }
 
+/* ---- domain B's explicit window: what its callers must order ------------------ */
+
+/*
+ * Domain B has no allocator, so the library cannot keep a logical address
+ * from being mapped again while its unmap is still invalidating it: the
+ * contract (iovamap/domain.h, "Explicit ... mappings are always
+ * invalidated strictly: their caller ... decides when an address is used
+ * again, which may be right after the unmap returns") leaves that order to
+ * the caller.  So here a map (or explicit reservation) of a range of B's
+ * shared window never overlaps in time an unmap of an overlapping range;
+ * maps racing maps, which the contract settles ("of two overlapping maps
+ * exactly one wins"), stay unordered.
+ *
+ * Dekker's pattern per page: a mapper counts itself in (eb_attempts) and
+ * then looks for an unmap in flight (eb_unmapping), an unmapper flags
+ * itself and then waits for the attempts to drain; a seq_cst fence
+ * between each side's store and load makes at least one see the other.
+ * The counts are relaxed read-modify-writes, so mappers do not
+ * synchronise with each other (ThreadSanitizer still sees map/map
+ * races); only an unmapper's wait acquires (pairs with the release of a
+ * mapper's count going down): the map happened before the unmap, as the
+ * contract asks of a caller.
+ */
+static bool in_eb(unsigned dom, uint64_t first, uint64_t pages)
+{
+	return dom == DOM_B && first >= H.lay.eb &&
+	       first + pages <= H.lay.eb + H.lay.eb_pages;
+}
+
+/* Before a map / reserve of [first, first + pages) on B: false (counted
+ * out again) when an overlapping unmap is in flight; skip the call then. */
+static bool b_window_enter(unsigned dom, uint64_t first, uint64_t pages)
+{
+	if (!in_eb(dom, first, pages))
+		return true;
+	uint64_t i0 = first - H.lay.eb;
+	for (uint64_t i = i0; i < i0 + pages; i++)
+		atomic_fetch_add_explicit(&H.eb_attempts[i], 1,
+					  memory_order_relaxed);
+	/* Dekker: our counts before the look at the unmap flags; pairs with
+	 * the fence in b_unmap_begin. */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (uint64_t i = i0; i < i0 + pages; i++)
+		if (atomic_load_explicit(&H.eb_unmapping[i],
+					 memory_order_relaxed)) {
+			for (uint64_t j = i0; j < i0 + pages; j++)
+				atomic_fetch_sub_explicit(&H.eb_attempts[j], 1,
+							  memory_order_release);
+			return false;
+		}
+	return true;
+}
+
+static void b_window_exit(unsigned dom, uint64_t first, uint64_t pages)
+{
+	if (!in_eb(dom, first, pages))
+		return;
+	/* Release: the call before the count goes down (pairs with the
+	 * acquire in b_unmap_begin). */
+	for (uint64_t i = first - H.lay.eb; i < first - H.lay.eb + pages; i++)
+		atomic_fetch_sub_explicit(&H.eb_attempts[i], 1,
+					  memory_order_release);
+}
+
+static void b_unmap_begin(unsigned dom, uint64_t first, uint64_t pages)
+{
+	if (!in_eb(dom, first, pages))
+		return;
+	uint64_t i0 = first - H.lay.eb;
+	for (uint64_t i = i0; i < i0 + pages; i++)
+		atomic_fetch_add_explicit(&H.eb_unmapping[i], 1,
+					  memory_order_relaxed);
+	/* Dekker: our flags before the look at the attempts. */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (uint64_t i = i0; i < i0 + pages; i++)
+		/* Acquire: pairs with b_window_exit's release. */
+		while (atomic_load_explicit(&H.eb_attempts[i],
+					    memory_order_acquire) != 0)
+			sched_yield(); /* a map call's worth of waiting */
+}
+
+static void b_unmap_end(unsigned dom, uint64_t first, uint64_t pages)
+{
+	if (!in_eb(dom, first, pages))
+		return;
+	for (uint64_t i = first - H.lay.eb; i < first - H.lay.eb + pages; i++)
+		atomic_fetch_sub_explicit(&H.eb_unmapping[i], 1,
+					  memory_order_relaxed);
+}
+
 /* ---- the live list ------------------------------------------------------------------ */
 
 static struct live *add_live(struct worker *w)
@@ -465,11 +555,17 @@ void op_map_explicit(struct worker *w)
 	ivm_la max = la + pages * PAGE - 1 + rng_below(&w->rng, 64) * PAGE;
 	bool window = rng_below(&w->rng, 5) == 0;
 
+	if (!b_window_enter(dom, la >> 12, pages)) {
+		w->count[OP_MAP_EXPLICIT].skipped++;
+		release_slot(w, s, true);
+		return;
+	}
 	slot_note_mapping(s, dom, true, la);
 	ivm_la got = 0;
 	ivm_status st = ivm_map_logical_range_ex(H.dom[dom], perms, &phys, &la,
 						 window ? &min : NULL,
 						 window ? &max : NULL, &got);
+	b_window_exit(dom, la >> 12, pages);
 	tally(w, OP_MAP_EXPLICIT, st);
 	EXPECT("ivm_map_logical_range_ex(explicit)", st, IVM_STATUS_SUCCESS,
 	       IVM_STATUS_IN_USE, injected_or_success());
@@ -545,7 +641,9 @@ void unmap_live(struct worker *w, unsigned i)
 	if (l->shadow_pages)
 		shadow_release(l->dom, l->la >> 12, l->shadow_pages, l->id);
 	slot_note_unmapping(l->slot, l->dom, l->la);
+	b_unmap_begin(l->dom, l->la >> 12, l->pages);
 	ivm_status st = unmap_call(w, l);
+	b_unmap_end(l->dom, l->la >> 12, l->pages);
 	tally(w, OP_UNMAP, st);
 	if (st != IVM_STATUS_SUCCESS)
 		violation("status", "domain %c: unmap of own live %s mapping "
@@ -661,8 +759,14 @@ static void resv_create(struct worker *w, struct resv *r)
 	uint64_t lo = 0, hi = 0;
 	bool feasible = pex || window_feasible(pmin, pmax, order, &lo, &hi);
 	struct ivm_reservation *res = NULL;
+	if (pex && !b_window_enter(dom, ex >> 12, pages)) {
+		w->count[OP_RESERVE].skipped++;
+		return;
+	}
 	ivm_status st = ivm_reserve_logical_range(H.dom[dom], pages * PAGE, pex,
 						  pmin, pmax, &res);
+	if (pex)
+		b_window_exit(dom, ex >> 12, pages);
 	tally(w, OP_RESERVE, st);
 	if (pex)
 		EXPECT("ivm_reserve_logical_range(explicit)", st,

@@ -129,13 +129,23 @@ static void dma_racing(struct worker *w)
 	ivm_la la;
 	uint64_t words[ZONE_HEAD / 8];
 
-	if (!recent_pick(&w->rng, &dom, &la)) {
+	if (rng_below(&w->rng, 2) == 0) {
+		/* Any page of a shared explicit window: the pages other
+		 * workers' maps are installing (and, when they fail, taking
+		 * back) right now, not only the starts of finished ones. */
+		dom = (unsigned)rng_below(&w->rng, NDOMS);
+		uint64_t base = dom == DOM_A ? H.lay.ea : H.lay.eb;
+		uint64_t span = dom == DOM_A ? H.lay.ea_pages : H.lay.eb_pages;
+		la = (base + rng_below(&w->rng, span)) * PAGE;
+	} else if (recent_pick(&w->rng, &dom, &la)) {
+		la += rng_below(&w->rng, SMALL_PAGES) * PAGE;
+	} else {
 		w->count[OP_DMA].skipped++;
 		return;
 	}
 	uint64_t k = rng_below(&w->rng, ZONE_HEAD / 8);
 	uint64_t n = 1 + rng_below(&w->rng, ZONE_HEAD / 8 - k);
-	la += rng_below(&w->rng, SMALL_PAGES) * PAGE + 8 * k;
+	la += 8 * k;
 	w->racing_dmas++;
 	ivm_status st = ivm_swdev_dma_read(H.dev[dom], la, words, n * 8);
 	tally(w, OP_DMA, st);
