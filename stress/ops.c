@@ -828,6 +828,25 @@ static void resv_map(struct worker *w, int ri)
 		if (free_run)
 			first = p;
 	}
+	/* Now and then a run that starts on free pages and then meets a
+	 * mapped one: it must fail with IN_USE, having taken back the pages
+	 * it installed. */
+	bool collide = false;
+	if (r->maps > 0 && rng_below(&w->rng, 8) == 0) {
+		for (uint64_t p = 1; p < r->pages; p++)
+			if ((r->map_bits[p / 64] & (1ull << (p % 64))) &&
+			    !(r->map_bits[(p - 1) / 64] & (1ull << ((p - 1) % 64)))) {
+				uint64_t back = 1;
+				while (back < p && back < SMALL_PAGES - 1 &&
+				       !(r->map_bits[(p - back - 1) / 64] &
+					 (1ull << ((p - back - 1) % 64))))
+					back++;
+				first = p - back;
+				n = back + 1;
+				collide = true;
+				break;
+			}
+	}
 	struct slot *s = first == UINT64_MAX ? NULL : take_slot(w, POOL_SMALL);
 	if (!s) {
 		w->count[OP_RESERVE].skipped++;
@@ -843,8 +862,12 @@ static void resv_map(struct worker *w, int ri)
 						       perms, &phys, &la);
 	tally(w, OP_RESERVE, st);
 	/* reserve.h: allocates nothing, so only the backend can refuse. */
-	EXPECT("ivm_map_reserved_logical_range", st, IVM_STATUS_SUCCESS,
-	       injected_or_success());
+	if (collide)
+		EXPECT("ivm_map_reserved_logical_range(onto a mapped page)", st,
+		       IVM_STATUS_IN_USE, injected_or_success());
+	else
+		EXPECT("ivm_map_reserved_logical_range", st, IVM_STATUS_SUCCESS,
+		       injected_or_success());
 	if (st != IVM_STATUS_SUCCESS) {
 		slot_note_gone(s, r->dom, true, want);
 		release_slot(w, s, true);
