@@ -379,8 +379,11 @@ static void battery(void)
 static ivm_la fresh_la(uint64_t pages, bool cross)
 {
 	struct worker *cw = CHECKER;
+	/* One of 256 places (the shadow stays bounded on long runs). */
 	uint64_t chunks = H.lay.fresh_pages / 512 - 2;
-	uint64_t base = H.lay.fresh + (1 + rng_below(&cw->rng, chunks)) * 512;
+	uint64_t base = H.lay.fresh +
+			(1 + rng_below(&cw->rng, chunks < 256 ? chunks : 256) *
+				     (chunks / 256 ? chunks / 256 : 1)) * 512;
 
 	return (cross ? base - pages / 2 : base + rng_below(&cw->rng, 512 - pages))
 	       * PAGE;

@@ -53,6 +53,8 @@
 #define RECENT 512                 /* recently mapped addresses, shared */
 #define CONTESTS 16                /* double-unmap contest entries (B) */
 #define CONTEST_PAGES 64           /* each entry's window */
+#define ZONES 64                   /* constrained maps' minimums */
+#define ZONE_PAGES 65536u
 
 /* Probe zones: every DMA of the harness touches only the first
  * ZONE_HEAD bytes and the last ZONE_TAIL bytes of a page, so that
@@ -117,6 +119,11 @@ struct layout {
 	uint64_t contest;        /* B: CONTESTS * CONTEST_PAGES */
 	uint64_t void_b, void_pages;  /* B: never mapped */
 	uint64_t fresh, fresh_pages;  /* A and B: for forced table failures */
+	/* Where minimums of constrained maps start: ZONES places spread
+	 * over the space (from the seed), ZONE_PAGES long, so that high
+	 * addresses are exercised while the shadow stays bounded. */
+	uint64_t zone[ZONES];
+	uint64_t zone_pages;     /* min(ZONE_PAGES, usable / 4) */
 	bool identity;           /* identity arena below the width */
 	uint64_t ident_region, ident_region_pages; /* A: should_map region */
 };
@@ -334,6 +341,8 @@ bool shadow_claim(unsigned dom, uint64_t page, uint64_t n, uint32_t id,
 void shadow_release(unsigned dom, uint64_t page, uint64_t n, uint32_t id);
 /* Who holds a page now (0: nobody). */
 uint32_t shadow_owner(unsigned dom, uint64_t page);
+/* A page to use as a minimum: inside one of the zones. */
+uint64_t zone_page(uint64_t *rng);
 
 void recent_publish(unsigned dom, ivm_la la);
 bool recent_pick(uint64_t *rng, unsigned *dom, ivm_la *la);

@@ -64,6 +64,9 @@
 
 #include "harness.h"
 
+/* The overlap shadow's chunk: pages per lazily created owner array. */
+#define SH_CHUNK_PAGES 4096u
+
 /* ---- randomness, time ------------------------------------------------------------ */
 
 uint64_t rng_next(uint64_t *state)
@@ -148,6 +151,11 @@ void bad_status(const char *call, ivm_status got, const char *want)
  * the application ranges of both ASan and TSan. */
 #define IDENT_ARENA_VA 0x40000000ull
 
+uint64_t zone_page(uint64_t *rng)
+{
+	return H.lay.zone[rng_below(rng, ZONES)] + rng_below(rng, H.lay.zone_pages);
+}
+
 bool layout_init(void)
 {
 	struct layout *l = &H.lay;
@@ -173,6 +181,14 @@ bool layout_init(void)
 	 * the void and the fresh region never meet. */
 	if (l->usable < (1ull << 16))
 		return false;
+	/* Zones: the first at 0, the rest anywhere (seeded), each leaving
+	 * room for the largest block after it. */
+	uint64_t zrng = seed_mix(H.cfg.seed, 0x5a5a);
+	l->zone_pages = l->usable / 4 < ZONE_PAGES ? l->usable / 4 : ZONE_PAGES;
+	for (unsigned z = 0; z < ZONES; z++)
+		l->zone[z] = z == 0 ? 0
+			   : rng_below(&zrng, l->usable - 2 * l->zone_pages) &
+				     ~(uint64_t)(SH_CHUNK_PAGES - 1);
 	l->identity = H.cfg.width >= 32;
 	l->ident_region = IDENT_ARENA_VA >> 12;
 	l->ident_region_pages = 16;
@@ -497,7 +513,6 @@ bool check_racing_translation(unsigned dom, ivm_la la, uint64_t pa,
 /* ---- the overlap shadow ------------------------------------------------------------ */
 
 #define SH_BUCKETS (1u << 16)
-#define SH_CHUNK_PAGES 4096u
 
 struct shadow {
 	_Atomic uint64_t key[SH_BUCKETS];          /* chunk number + 1 */
@@ -535,7 +550,15 @@ static _Atomic uint32_t *shadow_word(unsigned dom, uint64_t page)
 	uint64_t key = page / SH_CHUNK_PAGES + 1;
 	uint32_t h = (uint32_t)(seed_mix(key, 7) & (SH_BUCKETS - 1));
 
-	for (;;) {
+	for (unsigned probes = 0;; probes++) {
+		if (probes == SH_BUCKETS) {
+			/* The run touched more than SH_BUCKETS * 4096 distinct
+			 * pages: a harness limit, not a library fault. */
+			fprintf(stderr, "iovamap-stress: the overlap shadow is "
+				"full (more than %u chunks of %u pages)\n",
+				SH_BUCKETS, SH_CHUNK_PAGES);
+			abort();
+		}
 		/* Acquire: pairs with the creator's CAS (the key) and its
 		 * release store of the chunk. */
 		uint64_t k = atomic_load_explicit(&sh->key[h],

@@ -466,7 +466,7 @@ void op_map(struct worker *w, enum op op)
 	const ivm_la *pmin = NULL, *pmax = NULL;
 	uint64_t usable = H.lay.usable;
 	if (op == OP_MAP_MIN || (op == OP_MAP_MAX && rng_below(&w->rng, 3) == 0)) {
-		min = rng_below(&w->rng, usable) * PAGE + rng_below(&w->rng, PAGE);
+		min = zone_page(&w->rng) * PAGE + rng_below(&w->rng, PAGE);
 		pmin = &min;
 	}
 	if (op == OP_MAP_MAX || (op == OP_MAP_MIN && rng_below(&w->rng, 3) == 0)) {
@@ -750,7 +750,7 @@ static void resv_create(struct worker *w, struct resv *r)
 		ex = (base + rng_below(&w->rng, span - pages + 1)) * PAGE;
 		pex = &ex;
 	} else if (mode == 1) {
-		min = rng_below(&w->rng, H.lay.usable) * PAGE;
+		min = zone_page(&w->rng) * PAGE;
 		pmin = &min;
 	} else if (mode == 2) {
 		max = (rng_below(&w->rng, H.lay.usable) + 1) * PAGE - 1;
