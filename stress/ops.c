@@ -258,13 +258,15 @@ void release_slot(struct worker *w, struct slot *s, bool strict)
  *
  * Dekker's pattern per page: a mapper counts itself in (eb_attempts) and
  * then looks for an unmap in flight (eb_unmapping), an unmapper flags
- * itself and then waits for the attempts to drain; a seq_cst fence
- * between each side's store and load makes at least one see the other.
- * The counts are relaxed read-modify-writes, so mappers do not
- * synchronise with each other (ThreadSanitizer still sees map/map
- * races); only an unmapper's wait acquires (pairs with the release of a
- * mapper's count going down): the map happened before the unmap, as the
- * contract asks of a caller.
+ * itself and then waits for the attempts to drain.  Each side's count and
+ * look are seq_cst (read-modify-write, then load), so in their single
+ * total order at least one side sees the other.  (Not fences: GCC's
+ * ThreadSanitizer refuses atomic_thread_fence.)  Mappers whose calls
+ * overlap in time do not synchronise with each other: a seq_cst count
+ * acquires only what came before the other mapper's own count, not its
+ * map call, so ThreadSanitizer still sees racing maps as racing.  An
+ * unmapper's wait acquires a mapper's count going down (release): that
+ * map happened before the unmap, as the contract asks of a caller.
  */
 static bool in_eb(unsigned dom, uint64_t first, uint64_t pages)
 {
@@ -279,15 +281,14 @@ static bool b_window_enter(unsigned dom, uint64_t first, uint64_t pages)
 	if (!in_eb(dom, first, pages))
 		return true;
 	uint64_t i0 = first - H.lay.eb;
+	/* Dekker: our counts, then the look at the unmap flags, all seq_cst
+	 * (pairs with b_unmap_begin). */
 	for (uint64_t i = i0; i < i0 + pages; i++)
 		atomic_fetch_add_explicit(&H.eb_attempts[i], 1,
-					  memory_order_relaxed);
-	/* Dekker: our counts before the look at the unmap flags; pairs with
-	 * the fence in b_unmap_begin. */
-	atomic_thread_fence(memory_order_seq_cst);
+					  memory_order_seq_cst);
 	for (uint64_t i = i0; i < i0 + pages; i++)
 		if (atomic_load_explicit(&H.eb_unmapping[i],
-					 memory_order_relaxed)) {
+					 memory_order_seq_cst)) {
 			for (uint64_t j = i0; j < i0 + pages; j++)
 				atomic_fetch_sub_explicit(&H.eb_attempts[j], 1,
 							  memory_order_release);
@@ -312,15 +313,15 @@ static void b_unmap_begin(unsigned dom, uint64_t first, uint64_t pages)
 	if (!in_eb(dom, first, pages))
 		return;
 	uint64_t i0 = first - H.lay.eb;
+	/* Dekker: our flags, then the look at the attempts, all seq_cst
+	 * (pairs with b_window_enter); seq_cst loads also acquire, pairing
+	 * with b_window_exit's release. */
 	for (uint64_t i = i0; i < i0 + pages; i++)
 		atomic_fetch_add_explicit(&H.eb_unmapping[i], 1,
-					  memory_order_relaxed);
-	/* Dekker: our flags before the look at the attempts. */
-	atomic_thread_fence(memory_order_seq_cst);
+					  memory_order_seq_cst);
 	for (uint64_t i = i0; i < i0 + pages; i++)
-		/* Acquire: pairs with b_window_exit's release. */
 		while (atomic_load_explicit(&H.eb_attempts[i],
-					    memory_order_acquire) != 0)
+					    memory_order_seq_cst) != 0)
 			sched_yield(); /* a map call's worth of waiting */
 }
 
