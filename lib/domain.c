@@ -43,7 +43,7 @@ void domain_unlock(struct ivm_domain *d)
 void domain_invalidate(struct ivm_domain *d, ivm_la la, uint64_t pages)
 {
 	d->be_ops->add_range(d->be, la, pages, false);
-	d->be_ops->sync(d->be);
+	domain_backend_sync(d);
 }
 
 ivm_status domain_check_window(const struct ivm_domain *d, uint64_t pages,
@@ -320,7 +320,7 @@ err_backend:
 	if (d->lazy)
 		flushq_fini(&d->fq);
 err_backend_only:
-	d->be_ops->flush_all(d->be);
+	domain_backend_flush_all(d);
 	d->be_ops->destroy(d->be);
 err_ra:
 	if (has_allocator)
@@ -360,7 +360,7 @@ IVM_API void ivm_domain_destroy(struct ivm_domain **domain)
 		flushq_flush_all(&d->fq);
 		flushq_fini(&d->fq);
 	}
-	d->be_ops->flush_all(d->be);
+	domain_backend_flush_all(d);
 
 	ivm_rcu_synchronize();
 	d->be_ops->destroy(d->be);
@@ -453,7 +453,7 @@ IVM_API ivm_status ivm_flush_domain(struct ivm_domain *domain)
 	if (domain->lazy)
 		flushq_flush_all(&domain->fq); /* includes the full flush */
 	else
-		domain->be_ops->flush_all(domain->be);
+		domain_backend_flush_all(domain);
 	return IVM_STATUS_SUCCESS;
 }
 
@@ -483,7 +483,7 @@ IVM_API ivm_status ivm_flush_domain_by_va_list(struct ivm_domain *domain,
 	for (size_t i = 0; i < count; i++)
 		domain->be_ops->add_range(domain->be, list[i] & ~IVM_PAGE_MASK,
 					  1, last_level);
-	domain->be_ops->sync(domain->be);
+	domain_backend_sync(domain);
 	return IVM_STATUS_SUCCESS;
 }
 

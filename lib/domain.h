@@ -10,8 +10,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sched.h>
+
 #include "atomics.h"
 #include "backend.h"
+#include "fault.h"
 #include "iovamap/domain.h"
 #include "iovamap/reserve.h"
 #include "pagetable.h"
@@ -64,12 +67,17 @@ struct ivm_domain {
 	_Atomic uint32_t devices;        /* model devices attached */
 };
 
-/* The backend's map and unmap hooks, which may be NULL (hw/backend.h). */
+/* The backend's map and unmap hooks, which may be NULL (hw/backend.h).
+ * Test builds may make map fail (fault.h, IVM_FAULT_BACKEND_MAP), as a
+ * backend that runs out of resources would; the caller undoes the
+ * mapping. */
 static inline ivm_status domain_backend_map(struct ivm_domain *d, ivm_la la,
 					    uint64_t pages,
 					    const struct ivm_phys *phys,
 					    uint32_t permissions)
 {
+	if (ivm_fault_inject(IVM_FAULT_BACKEND_MAP))
+		return IVM_STATUS_INSUFFICIENT_RESOURCES;
 	return d->be_ops->map ? d->be_ops->map(d->be, la, pages, phys,
 					       permissions)
 			      : IVM_STATUS_SUCCESS;
@@ -80,6 +88,29 @@ static inline void domain_backend_unmap(struct ivm_domain *d, ivm_la la,
 {
 	if (d->be_ops->unmap)
 		d->be_ops->unmap(d->be, la, pages);
+}
+
+/*
+ * The backend's sync and flush_all, the only way the core makes queued
+ * invalidations take effect.  The core releases logical space only after
+ * one of these returned.  Test builds may inject a transient failure
+ * (fault.h, IVM_FAULT_BACKEND_SYNC): the invalidation did not complete
+ * and the backend keeps its queue, so the core yields (devices keep using
+ * the old IOTLB meanwhile) and retries; it never goes on before a sync
+ * succeeded.  Context: any thread.  Blocking: as the backend's sync.
+ */
+static inline void domain_backend_sync(struct ivm_domain *d)
+{
+	while (ivm_fault_inject(IVM_FAULT_BACKEND_SYNC))
+		sched_yield();
+	d->be_ops->sync(d->be);
+}
+
+static inline void domain_backend_flush_all(struct ivm_domain *d)
+{
+	while (ivm_fault_inject(IVM_FAULT_BACKEND_SYNC))
+		sched_yield();
+	d->be_ops->flush_all(d->be);
 }
 
 static inline uint64_t domain_pages(const struct ivm_domain *d)

@@ -257,7 +257,7 @@ static void flush_batch(struct flushq *fq, uint64_t *batch, unsigned n,
 			/* One range covers the batch (top of the file). */
 			d->be_ops->add_range(d->be, lo,
 					     (hi - lo) >> IVM_PAGE_SHIFT, true);
-			d->be_ops->sync(d->be);
+			domain_backend_sync(d);
 			ivm_counter_add(&fq->ranges, 1);
 			ivm_counter_add(&fq->batches, 1);
 			give_back(fq, batch, n, oldest_ns, ivm_coarse_now_ns());
@@ -269,7 +269,7 @@ static void flush_batch(struct flushq *fq, uint64_t *batch, unsigned n,
 		domain_wide = ranges > FLUSHQ_DOMAIN_WIDE_RANGES;
 	}
 	if (domain_wide) {
-		d->be_ops->flush_all(d->be);
+		domain_backend_flush_all(d);
 		ivm_counter_add(&fq->domain_wide, 1);
 	} else {
 		for (unsigned i = 0; i < n;) {
@@ -278,7 +278,7 @@ static void flush_batch(struct flushq *fq, uint64_t *batch, unsigned n,
 			d->be_ops->add_range(d->be, start,
 					     (end - start) >> IVM_PAGE_SHIFT, true);
 		}
-		d->be_ops->sync(d->be);
+		domain_backend_sync(d);
 		ivm_counter_add(&fq->ranges, ranges);
 	}
 	if (n > 0)

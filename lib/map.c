@@ -87,8 +87,18 @@ static ivm_status install_mapping(struct ivm_domain *d, ivm_la la,
 				  uint32_t permissions)
 {
 	ivm_status status = pt_install(&d->pt, la, pages, src, false);
-	if (status != IVM_STATUS_SUCCESS)
+	if (status != IVM_STATUS_SUCCESS) {
+		/* pt_install took back the leaves it had installed before it
+		 * failed (a range that met another mapping half way, or no
+		 * memory for a table), but a device may have cached one of
+		 * them in between: invalidate, before the caller reuses its
+		 * memory.  One page is one CAS and exposed nothing.  (Found
+		 * by iovamap-stress: a stale IOTLB entry on a domain without
+		 * an allocator, where every unmap is strict.) */
+		if (pages > 1)
+			domain_invalidate(d, la, pages);
 		return status;
+	}
 	status = domain_backend_map(d, la, pages, phys, permissions);
 	if (status != IVM_STATUS_SUCCESS) {
 		pt_remove(&d->pt, la, pages, false);

@@ -11,6 +11,7 @@
 #ifndef IVM_MEM_H
 #define IVM_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,5 +29,12 @@ void ivm_mem_free(void *p, size_t size, size_t align);
  * attempted so far in this process. */
 void ivm_mem_fail_after(long n);
 uint64_t ivm_mem_alloc_count(void);
+
+/* Accounting (builds with -Dfault_injection=true): the bytes and blocks
+ * allocated through ivm_mem_zalloc and not yet freed, process-wide.
+ * Returns false (and zeros) in builds without it.  Exact when no other
+ * thread allocates or frees meanwhile (liburcu's call_rcu thread frees
+ * retired page tables: see ivm_rcu_barrier).  Context: any thread. */
+bool ivm_mem_usage(uint64_t *bytes, uint64_t *blocks);
 
 #endif /* IVM_MEM_H */

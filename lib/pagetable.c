@@ -80,6 +80,13 @@
  * (Overlapping installs resolve to exactly one winner: each leaf is taken
  * by a CAS from empty, in address order, so the holder of the lowest
  * contested page wins and the other removes what it installed.)
+ *
+ * Mutation builds (tests only; iovamap-stress must fail in each):
+ * -Dbroken_no_grace_period=true frees a swept table at once (breaks
+ * invariant 2), -Dbroken_no_overlap_check=true lets an install overwrite
+ * another mapping's leaf (breaks invariant 1 and the one-winner rule).
+ * Test builds (-Dfault_injection=true) may fail a table allocation
+ * (fault.h, IVM_FAULT_PT_ALLOC).
  */
 #include "pagetable.h"
 
@@ -88,6 +95,8 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "fault.h"
+#include "ivm_config.h"
 #include "mem.h"
 #include "rcu.h"
 #include "util.h"
@@ -117,6 +126,9 @@ static inline bool entry_is_table(uint64_t e)
 
 static struct pt_table *table_alloc(struct pagetable *pt)
 {
+	/* Test builds: a page-table page may fail on its own (fault.h). */
+	if (ivm_fault_inject(IVM_FAULT_PT_ALLOC))
+		return NULL;
 	struct pt_table *t = ivm_mem_zalloc(sizeof(*t), IVM_PAGE_SIZE);
 	if (t)
 		ivm_counter_add(&pt->tables, 1);
@@ -257,6 +269,30 @@ static struct pt_table *slot_enter(struct pagetable *pt, _Atomic uint64_t *slot,
 	}
 }
 
+/*
+ * The overlap check of an install is its CAS from empty: a slot holding
+ * another mapping's leaf makes the map fail with IN_USE.  In a build with
+ * -Dbroken_no_overlap_check=true (tests only) this breaks it on purpose: a
+ * leaf found in the way is overwritten, so two overlapping maps both
+ * succeed.  iovamap-stress must fail in that build.  Returns true when it
+ * overwrote (never in a correct build).
+ */
+static inline bool broken_overwrite(_Atomic uint64_t *slot, uint64_t found,
+				    uint64_t v)
+{
+#if IVM_BROKEN_NO_OVERLAP_CHECK
+	if ((found & (PT_PRESENT | PT_TABLE)) == PT_PRESENT) {
+		ivm_store_release(slot, v); /* R1, as the CAS it replaces */
+		return true;
+	}
+#else
+	(void)slot;
+	(void)v;
+#endif
+	(void)found;
+	return false;
+}
+
 /* The leaf value for page `index` (of `pages`) at level `level`. */
 static uint64_t leaf_value(const struct pt_source *src, uint64_t index,
 			   uint64_t pages, unsigned level)
@@ -352,7 +388,8 @@ static ivm_status install_run(struct pagetable *pt, ivm_la base,
 		uint64_t expect = expect_marker ? PT_MARKER : 0;
 		uint64_t v = leaf_value(src, index, pages, level);
 		/* R1: publishes the leaf; pairs with A1. */
-		if (!ivm_cas_release(&t->entry[i], &expect, v)) {
+		if (!ivm_cas_release(&t->entry[i], &expect, v) &&
+		    !broken_overwrite(&t->entry[i], expect, v)) {
 			if (expect == PT_DEAD && installed == 0) {
 				*again = true; /* sealed: start again */
 				break;
@@ -423,9 +460,10 @@ static bool install_one_page(struct pagetable *pt, ivm_la la, uint64_t v,
 		t = entry_table(e);
 	}
 	uint64_t expect = 0;
+	_Atomic uint64_t *slot = (_Atomic uint64_t *)&t->entry[pt_index(la, 0)];
 	/* R1: publishes the leaf; pairs with A1. */
-	if (ivm_cas_release((_Atomic uint64_t *)&t->entry[pt_index(la, 0)],
-			    &expect, v)) {
+	if (ivm_cas_release(slot, &expect, v) ||
+	    broken_overwrite(slot, expect, v)) {
 		*status = IVM_STATUS_SUCCESS;
 		done = true;
 	} else if (expect != PT_DEAD) {
@@ -449,9 +487,19 @@ ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
 	status = install_once(pt, la, pages, src, expect_marker);
 	/* An empty table kept for reuse occupies the slot a large leaf
 	 * wants: tables are a cache, never a reason to refuse a map, so
-	 * reclaim them and try once more. */
-	if (status == IVM_STATUS_IN_USE && !expect_marker && pt_reclaim(pt) > 0)
+	 * reclaim them and try again, for as long as nothing but tables is
+	 * in the way.  One try is not enough: a table that another sweep is
+	 * sealing reads as not empty to ours (PT_DEAD entries), so ours may
+	 * retire nothing while that sweep has yet to unlink it (found by
+	 * iovamap-stress: a 2 MiB allocated map failed with IN_USE); that
+	 * sweep finishes within microseconds unless it was preempted, so
+	 * yield to it when ours freed nothing. */
+	for (unsigned tries = 0; status == IVM_STATUS_IN_USE && !expect_marker &&
+	     pt_range_empty(pt, la, pages); tries++) {
+		if (pt_reclaim(pt) == 0 && tries > 0)
+			sched_yield();
 		status = install_once(pt, la, pages, src, expect_marker);
+	}
 	return status;
 }
 
@@ -739,7 +787,15 @@ static bool reclaim_table(struct pagetable *pt, _Atomic uint64_t *slot,
 	ivm_store_release(slot, 0);
 	r->table = child;
 	ivm_fetch_sub_relaxed(&pt->tables, 1);
+#if IVM_BROKEN_NO_GRACE_PERIOD
+	/* Deliberately wrong (tests only, -Dbroken_no_grace_period=true):
+	 * free the unlinked table at once, while readers that loaded its
+	 * address may still walk it (invariant 2 broken).  iovamap-stress
+	 * must fail in this build (under ASan: a use after free). */
+	table_free_rcu(&r->head);
+#else
 	ivm_rcu_call(&r->head, table_free_rcu);
+#endif
 	return true;
 }
 

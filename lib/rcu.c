@@ -57,6 +57,21 @@ void ivm_rcu_synchronize(void)
 	ivm_tsan_acquire(&ivm_rcu_gp_token);
 }
 
+void ivm_rcu_barrier(void)
+{
+	ivm_rcu_ensure_registered();
+#if IVM_RCU_QSBR
+	/* As in ivm_rcu_synchronize: not a reader while it waits. */
+	ivm_urcu(thread_offline)();
+	ivm_urcu(barrier)();
+	ivm_urcu(thread_online)();
+#else
+	ivm_urcu(barrier)();
+#endif
+	/* TSan: the callbacks' frees happen before what follows. */
+	ivm_tsan_acquire(&ivm_rcu_gp_token);
+}
+
 void ivm_rcu_call(struct rcu_head *head, void (*func)(struct rcu_head *))
 {
 	ivm_rcu_ensure_registered();

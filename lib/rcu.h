@@ -83,6 +83,12 @@ static inline void ivm_rcu_read_unlock(void)
  * ended.  Context: a registered thread outside any read-side section. */
 void ivm_rcu_synchronize(void);
 
+/* Wait until every callback queued with ivm_rcu_call before the call has
+ * run (liburcu's rcu_barrier): after it, retired page tables are freed.
+ * Context: a registered thread outside any read-side section, not a
+ * call_rcu callback.  Blocking: at least one grace period. */
+void ivm_rcu_barrier(void);
+
 /* Run head->func after a grace period, on liburcu's call_rcu thread.
  * The callback must begin with ivm_rcu_callback_enter(head).
  * Context: a registered thread.  Never blocks. */

@@ -133,6 +133,12 @@ IVM_API ivm_status ivm_map_reserved_logical_range(struct ivm_reservation *reserv
 
 	ivm_rcu_ensure_registered();
 	ivm_status status = pt_install(&d->pt, la, pages, &src, true);
+	if (status != IVM_STATUS_SUCCESS && pages > 1) {
+		/* As in map.c install_mapping: the leaves pt_install put back
+		 * to markers when it met a mapped page may have been cached
+		 * by a device meanwhile. */
+		domain_invalidate(d, la, pages);
+	}
 	if (status == IVM_STATUS_SUCCESS) {
 		status = domain_backend_map(d, la, pages, phys, permissions);
 		if (status != IVM_STATUS_SUCCESS) {

@@ -9,10 +9,14 @@
 #
 # Stages (one function each, stage_<name>):
 #   unit   build/       (debugoptimized)   meson test --suite unit, stress
-#   asan   build-asan/  (ASan + UBSan)     meson test --suite unit, stress
-#   tsan   build-tsan/  (ThreadSanitizer)  meson test --suite unit, stress
+#   asan   build-asan/  (ASan + UBSan, fault injection)
+#                                          --suite unit, stress, stress-harness
+#   tsan   build-tsan/  (ThreadSanitizer, fault injection)
+#                                          --suite unit, stress, stress-harness
 #   qsbr   build-qsbr/  (rcu=qsbr, no DPDK) meson test --suite unit, stress
-#   mutation build-broken/ (free before sync) --suite mutation: must fail
+#   fuzz   build-fuzz/  (clang, libFuzzer + ASan) --suite fuzz: ~60 s
+#   mutation build-broken*/ (one safety mechanism broken per build)
+#                                          --suite mutation: must be caught
 #   vm     build/       (as unit)          meson test --suite vm: real DMA
 #          through VFIO in a QEMU guest (root only; installs qemu etc.;
 #          ~15 s plus a one-time kernel download; tests/vm/, docs/vfio.md)
@@ -33,9 +37,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$IVM_ROOT"
 
-IVM_STAGES=(unit asan tsan qsbr mutation vm)
-# What --quick skips: the sanitizer builds and the VM boot.
-IVM_QUICK_SKIPS=(asan tsan qsbr mutation vm)
+IVM_STAGES=(unit asan tsan qsbr fuzz mutation vm)
+# What --quick skips: the sanitizer builds, the fuzzer, the mutants and the
+# VM boot.
+IVM_QUICK_SKIPS=(asan tsan qsbr fuzz mutation vm)
 
 total_passed=0
 total_failed=0
@@ -121,14 +126,20 @@ stage_unit() {
 	run_suite unit build stress
 }
 
+# The sanitizer builds also carry fault injection (-Dfault_injection=true,
+# test instrumentation that is a constant false elsewhere): the stress
+# harness (stress/, suite stress-harness, ~20 s) runs there with injected
+# failures, under ASan's leak check and under TSan.
 stage_asan() {
 	build_stage asan build-asan \
 		-Db_sanitize=address,undefined -Db_lundef=false \
-		-Djemalloc=disabled -Dbench=disabled || return 0
+		-Djemalloc=disabled -Dbench=disabled -Dfault_injection=true ||
+		return 0
 	local env=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1)
 	run_suite asan build-asan unit "${env[@]}"
 	run_suite asan build-asan stress "${env[@]}"
+	run_suite asan build-asan stress-harness "${env[@]}"
 }
 
 # ThreadSanitizer: liburcu's grace periods are annotated in lib/rcu.h;
@@ -136,10 +147,12 @@ stage_asan() {
 stage_tsan() {
 	build_stage tsan build-tsan \
 		-Db_sanitize=thread -Db_lundef=false \
-		-Djemalloc=disabled -Dbench=disabled || return 0
+		-Djemalloc=disabled -Dbench=disabled -Dfault_injection=true ||
+		return 0
 	local env=("TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$IVM_ROOT/tests/tsan.supp")
 	run_suite tsan build-tsan unit "${env[@]}"
 	run_suite tsan build-tsan stress "${env[@]}"
+	run_suite tsan build-tsan stress-harness "${env[@]}"
 }
 
 # The QSBR flavour of RCU (meson option rcu=qsbr) builds and passes too;
@@ -151,13 +164,47 @@ stage_qsbr() {
 	run_suite qsbr build-qsbr stress
 }
 
-# Mutation check: a build that frees IOVAs before their IOTLB invalidation
-# must FAIL the invariant test (meson marks it should_fail there), which
-# proves the software IOMMU's stale-translation detector catches the bug.
+# The libFuzzer target over the public mapping API (fuzz/fuzz_api.c: every
+# call checked against a model of the documented contract), built with
+# clang, ASan + UBSan and fault injection, run for ~60 s
+# (IVM_FUZZ_SECONDS) over the committed seeds in fuzz/corpus/ and a work
+# corpus kept in build-fuzz/ (so coverage accumulates between runs).
+stage_fuzz() {
+	CC=clang build_stage fuzz build-fuzz -Dfuzzing=true \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Djemalloc=disabled -Dbench=disabled -Dtests=false \
+		-Dvfio=disabled -Dfault_injection=true || return 0
+	run_suite fuzz build-fuzz fuzz ASAN_OPTIONS=detect_leaks=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+}
+
+# Mutation checks: each build breaks one safety mechanism on purpose, and
+# its suite mutation must catch it (a passing result means "caught"):
+#   build-broken/         IOVAs freed before their IOTLB invalidation: the
+#                         invariant test fails (should_fail) and
+#                         iovamap-stress reports a violation
+#   build-broken-overlap/ no overlap check in the page table:
+#                         iovamap-stress reports a violation
+#   build-broken-grace/   page-table tables freed without an RCU grace
+#                         period (ASan): a use after free, or a violation
+# stress/expect-violation.sh accepts a harness run only when it failed
+# with a VIOLATION line (or ASan's use-after-free report), not a crash
+# for another reason.
 stage_mutation() {
-	build_stage mutation build-broken -Dbroken_free_before_sync=true \
-		-Dbench=disabled || return 0
-	run_suite mutation build-broken mutation
+	if build_stage mutation build-broken -Dbroken_free_before_sync=true \
+		-Dbench=disabled; then
+		run_suite mutation build-broken mutation
+	fi
+	if build_stage mutation build-broken-overlap \
+		-Dbroken_no_overlap_check=true -Dtests=false -Dbench=disabled; then
+		run_suite mutation build-broken-overlap mutation
+	fi
+	if build_stage mutation build-broken-grace \
+		-Dbroken_no_grace_period=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Djemalloc=disabled -Dtests=false \
+		-Dbench=disabled; then
+		run_suite mutation build-broken-grace mutation
+	fi
 }
 
 # Real DMA through VFIO inside a QEMU guest (tests/vm/run-vm.sh): the
@@ -181,7 +228,7 @@ stage_vm() {
 # --- main -----------------------------------------------------------------
 
 usage() {
-	sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '3,/^# Adding a stage/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 }
 
 quick=0
