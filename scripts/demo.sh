@@ -179,7 +179,14 @@ if [[ -x $stress ]]; then
 		--duration "$stress_seconds" --seed "$seed" --quiet)
 	timeout $((stress_seconds + 60)) "$stress" "${stress_cmd[@]:1}" \
 		>"$stress_log" 2>&1 || stress_rc=$?
-	summary=$(grep -v '^[[:space:]]*$' "$stress_log" | tail -n 1 || true)
+	# The harness's verdict and its operation count; else its last line.
+	summary=$(sed -n 's/^ *\(result: .*\)$/\1/p' "$stress_log" | head -n 1)
+	ops=$(sed -n 's/^ *operations: \(.*\)$/\1/p' "$stress_log" | head -n 1)
+	if [[ -n $summary && -n $ops ]]; then
+		summary="$summary; $ops operations"
+	else
+		summary=$(grep -v '^[[:space:]]*$' "$stress_log" | tail -n 1 || true)
+	fi
 	printf '    %s: exit %d: %s\n' "${stress_cmd[*]}" "$stress_rc" \
 		"${summary:-no output}"
 	stress_args=(--stress-command "${stress_cmd[*]}"
