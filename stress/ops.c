@@ -346,6 +346,33 @@ static struct live *add_live(struct worker *w)
 	return l;
 }
 
+/*
+ * Record a mapping the library just made: a live entry owned by this
+ * worker, the overlap shadow claimed over its footprint (shadow pages; 0
+ * for none), and the slot and recent-address lists told.
+ */
+static struct live *note_mapped(struct worker *w, struct slot *s, int dom,
+				int kind, uint32_t perms, ivm_la la,
+				uint64_t pages, uint64_t footprint,
+				uint64_t shadow, const char *what)
+{
+	struct live *l = add_live(w);
+
+	l->dom = (uint8_t)dom;
+	l->kind = (uint8_t)kind;
+	l->perms = perms;
+	l->id = new_id(w);
+	l->la = la;
+	l->pages = pages;
+	l->footprint = footprint;
+	l->slot = s;
+	if (shadow && shadow_claim(dom, la >> 12, shadow, l->id, what))
+		l->shadow_pages = shadow;
+	slot_note_live(s, dom, la);
+	recent_publish(dom, la);
+	return l;
+}
+
 static void drop_live(struct worker *w, unsigned i)
 {
 	w->live[i] = w->live[--w->nlive];
@@ -514,19 +541,8 @@ void op_map(struct worker *w, enum op op)
 			  (unsigned long long)pages, (unsigned long long)block,
 			  (unsigned long long)la, (unsigned long long)(lo << 12),
 			  (unsigned long long)((hi << 12) | (PAGE - 1)));
-	struct live *l = add_live(w);
-	l->dom = DOM_A;
-	l->kind = K_ALLOC;
-	l->perms = perms;
-	l->id = new_id(w);
-	l->la = la;
-	l->pages = pages;
-	l->footprint = block;
-	l->slot = s;
-	if (shadow_claim(DOM_A, page, block, l->id, "allocated map"))
-		l->shadow_pages = block;
-	slot_note_live(s, DOM_A, la);
-	recent_publish(DOM_A, la);
+	note_mapped(w, s, DOM_A, K_ALLOC, perms, la, pages, block, block,
+		    "allocated map");
 }
 
 /* An explicit address inside a window shared by every worker, so maps
@@ -579,19 +595,8 @@ void op_map_explicit(struct worker *w)
 		violation("map", "domain %c: explicit map at 0x%llx returned "
 			  "0x%llx", 'A' + dom, (unsigned long long)la,
 			  (unsigned long long)got);
-	struct live *l = add_live(w);
-	l->dom = (uint8_t)dom;
-	l->kind = K_EXPLICIT;
-	l->perms = perms;
-	l->id = new_id(w);
-	l->la = la;
-	l->pages = pages;
-	l->footprint = dom == DOM_A ? pages : 0;
-	l->slot = s;
-	if (shadow_claim(dom, la >> 12, pages, l->id, "explicit map"))
-		l->shadow_pages = pages;
-	slot_note_live(s, dom, la);
-	recent_publish(dom, la);
+	note_mapped(w, s, dom, K_EXPLICIT, perms, la, pages,
+		    dom == DOM_A ? pages : 0, pages, "explicit map");
 }
 
 /* ---- unmap ---------------------------------------------------------------------------- */
@@ -719,19 +724,8 @@ void op_identity(struct worker *w)
 		release_slot(w, s, true);
 		return;
 	}
-	struct live *l = add_live(w);
-	l->dom = (uint8_t)dom;
-	l->kind = K_IDENTITY;
-	l->perms = perms;
-	l->id = new_id(w);
-	l->la = la;
-	l->pages = pages;
-	l->footprint = dom == DOM_A ? pages : 0;
-	l->slot = s;
-	if (shadow_claim(dom, la >> 12, pages, l->id, "identity map"))
-		l->shadow_pages = pages;
-	slot_note_live(s, dom, la);
-	recent_publish(dom, la);
+	note_mapped(w, s, dom, K_IDENTITY, perms, la, pages,
+		    dom == DOM_A ? pages : 0, pages, "identity map");
 }
 
 /* ---- reservations --------------------------------------------------------------------- */
@@ -882,17 +876,8 @@ static void resv_map(struct worker *w, int ri)
 	for (uint64_t q = first; q < first + n; q++)
 		r->map_bits[q / 64] |= 1ull << (q % 64);
 	r->maps++;
-	struct live *l = add_live(w);
-	l->dom = r->dom;
-	l->kind = K_RESERVED;
-	l->perms = perms;
-	l->id = new_id(w);
-	l->la = want;
-	l->pages = n;
-	l->slot = s;
-	l->resv = ri;
-	slot_note_live(s, r->dom, want);
-	recent_publish(r->dom, want);
+	note_mapped(w, s, r->dom, K_RESERVED, perms, want, n, 0, 0,
+		    "reserved map")->resv = ri;
 }
 
 /* Free reservation ri: refused (IN_USE, nothing changed) while maps are

@@ -41,10 +41,10 @@
 #include <iovamap/vfio.h>
 
 #include "edu.h"
+#include "vm_domain.h"
 #include "vmtest.h"
 
 #define PAGE        4096u
-#define WIDTH       28u            /* edu's DMA mask, as in vm_dma.c */
 #define RANGE_BASE  0x4000000ull   /* explicit IOVAs of the range phase */
 #define MARK_BASE   0xff00000ull   /* marker pages (run-vm.sh knows it);
                                       explicit, far above what the
@@ -69,26 +69,6 @@ struct result {
 static const char *bdf;
 static unsigned marker_id;
 static uint8_t *marker_page;
-
-static ivm_status make_domain(enum ivm_vfio_map_path path,
-			      enum ivm_flush_mode mode, struct ivm_domain **out)
-{
-	struct ivm_allocator_config alloc = {
-		.type = IVM_ALLOCATOR_BUDDY,
-		.address_width = WIDTH,
-		.flags = IVM_ALLOCATOR_ALLOW_EXPLICIT,
-	};
-	struct ivm_vfio_config vfio = { .map_path = path };
-	struct ivm_domain_config cfg = {
-		.type = IVM_DOMAIN_TRANSLATE,
-		.allocator = &alloc,
-		.backend = IVM_BACKEND_VFIO,
-		.vfio = &vfio,
-		.flush_mode = mode,
-	};
-
-	return ivm_domain_create(&cfg, out);
-}
 
 static ivm_status map_buffer(struct ivm_domain *d, void *va, uint64_t pages,
 			     const ivm_la *explicit_la, ivm_la *la)
@@ -161,7 +141,7 @@ static bool run_phase(const char *path_name, enum ivm_vfio_map_path path,
 	memset(r, 0, sizeof(*r));
 	snprintf(label, sizeof(label), "%s/%s", path_name, phase_name[phase]);
 	(void)round;
-	st = make_domain(path, phase == PHASE_LAZY ? IVM_FLUSH_LAZY
+	st = vm_make_domain(path, phase == PHASE_LAZY ? IVM_FLUSH_LAZY
 						   : IVM_FLUSH_STRICT, &d);
 	if (st != IVM_STATUS_SUCCESS)
 		return fail("domain_create", st);

@@ -53,11 +53,11 @@
 #include <iovamap/vfio.h>
 
 #include "edu.h"
+#include "vm_domain.h"
 #include "vmtest.h"
 
 #define PAGE          4096u
 #define CHUNK         EDU_DMA_MAX
-#define WIDTH         28u                  /* edu's DMA mask */
 #define IOVA_EXPLICIT 0x8000000ull         /* 128 MiB: the allocator, lowest
                                               first, never gets there here */
 #define LAZY_LOOP_MAX 2048                 /* map/unmap rounds to wait for a
@@ -105,26 +105,6 @@ static bool all_zero(const uint8_t *p, size_t n)
 }
 
 /* --- iovamap helpers ---------------------------------------------------------- */
-
-static ivm_status make_domain(enum ivm_vfio_map_path path,
-			      enum ivm_flush_mode mode, struct ivm_domain **out)
-{
-	struct ivm_allocator_config alloc = {
-		.type = IVM_ALLOCATOR_BUDDY,
-		.address_width = WIDTH,
-		.flags = IVM_ALLOCATOR_ALLOW_EXPLICIT,
-	};
-	struct ivm_vfio_config vfio = { .map_path = path };
-	struct ivm_domain_config cfg = {
-		.type = IVM_DOMAIN_TRANSLATE,
-		.allocator = &alloc,
-		.backend = IVM_BACKEND_VFIO,
-		.vfio = &vfio,
-		.flush_mode = mode,
-	};
-
-	return ivm_domain_create(&cfg, out);
-}
 
 static ivm_status map_page(struct ivm_domain *d, uint32_t perm, void *va,
 			   const ivm_la *explicit_la, ivm_la *la)
@@ -199,7 +179,7 @@ static void test_dma(const char *group, enum ivm_vfio_map_path path)
 	const ivm_la la_exp = IOVA_EXPLICIT;
 	uint64_t t0 = vmtest_now_ns();
 
-	st = make_domain(path, IVM_FLUSH_LAZY, &d);
+	st = vm_make_domain(path, IVM_FLUSH_LAZY, &d);
 	if (!check_status(group, "domain_create", st, IVM_STATUS_SUCCESS))
 		return;
 	vmtest_info("%s: domain created in %llu ms (the first one starts "
@@ -432,7 +412,7 @@ static void test_limit(const char *group, enum ivm_vfio_map_path path)
 				  group, "lower_dma_entry_limit"))
 			goto out;
 	}
-	st = make_domain(path, IVM_FLUSH_STRICT, &d);
+	st = vm_make_domain(path, IVM_FLUSH_STRICT, &d);
 	if (check_status(group, "limit_domain_create", st, IVM_STATUS_SUCCESS))
 		st = ivm_domain_attach_device(d, bdf, &dev);
 	if (direct) {
@@ -492,7 +472,7 @@ static void test_limit(const char *group, enum ivm_vfio_map_path path)
 	/* Destroying the domain with the device attached and its mappings
 	 * live tears everything down: a new domain can take the device. */
 	ivm_domain_destroy(&d);
-	st = make_domain(path, IVM_FLUSH_STRICT, &d);
+	st = vm_make_domain(path, IVM_FLUSH_STRICT, &d);
 	if (st == IVM_STATUS_SUCCESS)
 		st = ivm_domain_attach_device(d, bdf, &dev);
 	check_status(group, "attach_after_destroy_with_device", st,
@@ -557,7 +537,7 @@ static void test_threads(const char *group, enum ivm_vfio_map_path path)
 	int ops = path == IVM_VFIO_MAP_DPDK ? 150 : 1000;
 	uint8_t *pages = pages_alloc((size_t)RACE_THREADS * RACE_LIVE);
 
-	ivm_status st = make_domain(path, IVM_FLUSH_LAZY, &d);
+	ivm_status st = vm_make_domain(path, IVM_FLUSH_LAZY, &d);
 	if (!check_status(group, "race_domain_create", st, IVM_STATUS_SUCCESS))
 		return;
 	st = ivm_domain_attach_device(d, bdf, &dev);
