@@ -129,9 +129,15 @@ struct ivm_backend {
 	 * DPDK has nothing stale to replay into the next IOMMU. */
 	struct stale *stale;
 	size_t nstale;
+	/* Unmapped runs waiting for the next sync, and that sync's scratch
+	 * (copies of the records it removes, and their order).  All three
+	 * have cap entries, grown with the table by records_reserve, so that
+	 * neither an unmap nor a sync allocates: a pending run covers at
+	 * least one record still in the table, and no record twice. */
 	struct pending *pending;
 	size_t npending;
-	size_t pending_cap;
+	struct record *scratch;
+	struct record **order;
 	struct device devices[VFIO_MAX_DEVICES];
 	unsigned ndevices;
 	/* Counters: written under lock, read by get_stats without it. */
@@ -235,15 +241,24 @@ static void record_place(struct ivm_backend *be, const struct record *r)
 	be->slots[i] = *r;
 }
 
-/* Room for one more record; false when out of memory. */
+/* Room for one more record (and its pending run and sync scratch);
+ * false when out of memory, with nothing changed. */
 static bool records_reserve(struct ivm_backend *be)
 {
 	if ((be->count + 1) * 2 <= be->cap)
 		return true;
 	size_t cap = be->cap ? be->cap * 2 : 64;
 	struct record *old = be->slots, *slots = calloc(cap, sizeof(*slots));
-	if (!slots)
+	struct record *scratch = malloc(cap * sizeof(*scratch));
+	struct record **order = malloc(cap * sizeof(*order));
+	struct pending *pending = slots && scratch && order ?
+		realloc(be->pending, cap * sizeof(*pending)) : NULL;
+	if (!pending) {
+		free(slots);
+		free(scratch);
+		free(order);
 		return false;
+	}
 	size_t old_cap = be->cap;
 	be->slots = slots;
 	be->cap = cap;
@@ -251,6 +266,11 @@ static bool records_reserve(struct ivm_backend *be)
 		if (old[i].pages != 0)
 			record_place(be, &old[i]);
 	free(old);
+	free(be->scratch);
+	free(be->order);
+	be->scratch = scratch;
+	be->order = order;
+	be->pending = pending;
 	return true;
 }
 
@@ -470,12 +490,6 @@ static void remove_records(struct ivm_backend *be, struct record **recs,
 	}
 }
 
-static int pending_cmp(const void *a, const void *b)
-{
-	const struct pending *x = a, *y = b;
-	return x->la < y->la ? -1 : x->la > y->la;
-}
-
 static int record_ptr_cmp(const void *a, const void *b)
 {
 	const struct record *x = *(const struct record *const *)a;
@@ -488,62 +502,29 @@ static int record_ptr_cmp(const void *a, const void *b)
  * from the container, coalescing adjacent mappings across ranges, and
  * delete them.  Called with be->lock held.
  */
-static void remove_ranges(struct ivm_backend *be, struct pending *ranges,
-			  size_t n)
+static void remove_ranges(struct ivm_backend *be,
+			  const struct pending *ranges, size_t n)
 {
 	if (n == 0)
 		return;
-	qsort(ranges, n, sizeof(*ranges), pending_cmp);
-
-	/* Copies of the records, in logical order: deleting from the table
-	 * moves slots, so the run builder works on copies. */
+	/* Copies, in logical order: deleting from the table moves slots. */
 	size_t total = 0;
 	for (size_t i = 0; i < n; i++)
 		for (ivm_la la = ranges[i].la,
 			    end = la + (ranges[i].pages << IVM_PAGE_SHIFT);
-		     la < end;) {
+		     la < end; total++) {
 			struct record *r = record_find(be, la);
 			if (!r)
 				ivm_die("no VFIO record at %#llx",
 					(unsigned long long)la);
-			total++;
+			be->scratch[total] = *r;
+			be->order[total] = &be->scratch[total];
 			la += r->pages << IVM_PAGE_SHIFT;
 		}
-	struct record *copies = malloc(total * sizeof(*copies));
-	struct record **order = malloc(total * sizeof(*order));
-	if (!copies || !order) {
-		/* No memory for batching: one mapping at a time. */
-		free(copies);
-		free(order);
-		for (size_t i = 0; i < n; i++)
-			for (ivm_la la = ranges[i].la,
-				    end = la + (ranges[i].pages << IVM_PAGE_SHIFT);
-			     la < end;) {
-				struct record *r = record_find(be, la);
-				struct record copy = *r;
-				struct record *one = &copy;
-				if (copy.made_by != MADE_NONE)
-					container_unmap_run(be, &one, 1);
-				la += copy.pages << IVM_PAGE_SHIFT;
-				record_delete(be, r);
-			}
-		return;
-	}
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		for (ivm_la la = ranges[i].la,
-			    end = la + (ranges[i].pages << IVM_PAGE_SHIFT);
-		     la < end; k++) {
-			copies[k] = *record_find(be, la);
-			order[k] = &copies[k];
-			la += copies[k].pages << IVM_PAGE_SHIFT;
-		}
-	qsort(order, total, sizeof(*order), record_ptr_cmp);
-	remove_records(be, order, total);
+	qsort(be->order, total, sizeof(*be->order), record_ptr_cmp);
+	remove_records(be, be->order, total);
 	for (size_t i = 0; i < total; i++)
-		record_delete(be, record_find(be, copies[i].la));
-	free(copies);
-	free(order);
+		record_delete(be, record_find(be, be->scratch[i].la));
 }
 
 /* Complete every pending unmap.  Called with be->lock held. */
@@ -559,23 +540,12 @@ static void container_clear(struct ivm_backend *be)
 {
 	if (be->count == 0)
 		return;
-	struct record **order = malloc(be->count * sizeof(*order));
 	size_t k = 0;
-	if (!order) {
-		/* One at a time. */
-		for (size_t i = 0; i < be->cap; i++) {
-			struct record *r = &be->slots[i];
-			if (r->pages != 0 && r->made_by != MADE_NONE)
-				container_unmap_run(be, &r, 1);
-		}
-	} else {
-		for (size_t i = 0; i < be->cap; i++)
-			if (be->slots[i].pages != 0)
-				order[k++] = &be->slots[i];
-		qsort(order, k, sizeof(*order), record_ptr_cmp);
-		remove_records(be, order, k);
-		free(order);
-	}
+	for (size_t i = 0; i < be->cap; i++)
+		if (be->slots[i].pages != 0)
+			be->order[k++] = &be->slots[i];
+	qsort(be->order, k, sizeof(*be->order), record_ptr_cmp);
+	remove_records(be, be->order, k);
 	for (size_t i = 0; i < be->cap; i++)
 		be->slots[i].made_by = MADE_NONE;
 }
@@ -785,6 +755,8 @@ static void vfio_destroy(struct ivm_backend *be)
 	pthread_mutex_destroy(&be->lock);
 	free(be->slots);
 	free(be->pending);
+	free(be->scratch);
+	free(be->order);
 	free(be->stale);
 	free(be);
 }
@@ -824,20 +796,7 @@ static ivm_status vfio_map(struct ivm_backend *be, ivm_la la, uint64_t pages,
 static void vfio_unmap(struct ivm_backend *be, ivm_la la, uint64_t pages)
 {
 	ivm_mutex_lock(&be->lock);
-	if (be->npending == be->pending_cap) {
-		size_t cap = be->pending_cap ? be->pending_cap * 2 : 64;
-		struct pending *p = realloc(be->pending, cap * sizeof(*p));
-		if (!p) {
-			/* No room to defer: remove it now (earlier than
-			 * needed is always safe). */
-			struct pending one = { la, pages };
-			remove_ranges(be, &one, 1);
-			ivm_mutex_unlock(&be->lock);
-			return;
-		}
-		be->pending = p;
-		be->pending_cap = cap;
-	}
+	/* Room by construction (see struct ivm_backend). */
 	be->pending[be->npending++] = (struct pending){ la, pages };
 	ivm_mutex_unlock(&be->lock);
 }
