@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iovamap/dpdk.h - the DPDK adapter (library iovamap-dpdk, pkg-config
+ * iovamap-dpdk; built when DPDK is present, meson option dpdk).
+ *
+ * A poll-mode driver that puts iovamap between its device and memory has
+ * two ways to give the device packet buffers:
+ *
+ *  - Pool-mapped: map a whole rte_mempool into a domain once, at start-up
+ *    (ivm_dpdk_pool_map).  Every chunk of the pool's memory gets one
+ *    mapping, and the pool is rewritten to carry the domain's logical
+ *    addresses instead of DPDK's IOVAs: each chunk's iova, each object
+ *    header's iova (so rte_mempool_virt2iova() answers with iovamap's
+ *    address), and in a packet-mbuf pool each mbuf's buf_iova.  The PMD
+ *    then writes rte_mbuf_data_iova(m) into its descriptors exactly as it
+ *    would without iovamap: per packet nothing is mapped, and the device's
+ *    IOMMU translates through the domain.
+ *
+ *  - Strict per-packet: map each segment's data when it is handed to the
+ *    device (ivm_dpdk_seg_map) and unmap it when the device has completed
+ *    it (ivm_dpdk_seg_unmap).  The device reaches each buffer only while it
+ *    owns it.  In a lazy domain (the default flush mode) the unmap queues
+ *    the invalidation on the calling CPU's flush queue; the address is
+ *    reused only after the backend's sync, so the cost per packet is one
+ *    map and one queued unmap.  Call ivm_flush_poll() (and, in a QSBR
+ *    build, ivm_quiescent()) once per burst.
+ *
+ *  - External memory attached to a DPDK-managed device: memory the
+ *    application owns (not DPDK's heap) is mapped into the domain, its
+ *    logical addresses registered with DPDK as the memory's IOVAs
+ *    (rte_extmem_register), and, when a device is named, mapped for that
+ *    device through DPDK's bus (rte_dev_dma_map) at the same addresses
+ *    (ivm_dpdk_extmem_map).  A mempool populated from that memory then
+ *    carries iovamap's addresses from the start.
+ *
+ * DPDK's EAL must be initialised (rte_eal_init) before any call here.
+ *
+ * Threads and RCU: the calls follow iovamap/domain.h's table.  Pool map
+ * and unmap, and the external-memory calls, run on a control thread while
+ * no lcore uses the pool.  ivm_dpdk_seg_map/unmap and ivm_dpdk_pool_iova
+ * run on any lcore concurrently (map/unmap take the same per-CPU fast paths
+ * as ivm_map_logical_range_ex / ivm_unmap_logical_range); in a QSBR build
+ * every lcore that calls them must announce a quiescent state regularly
+ * (ivm_quiescent, once per burst).
+ */
+#ifndef IOVAMAP_DPDK_H
+#define IOVAMAP_DPDK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "iovamap/domain.h"
+#include "iovamap/export.h"
+#include "iovamap/map.h"
+#include "iovamap/status.h"
+#include "iovamap/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A mempool mapped into a domain (opaque). */
+struct ivm_dpdk_pool;
+
+/* What ivm_dpdk_pool_info reports. */
+struct ivm_dpdk_pool_info {
+	uint32_t chunks;      /* memory chunks, one mapping each */
+	uint32_t objects;     /* objects whose IOVA was rewritten */
+	uint32_t mbufs;       /* of which mbufs whose buf_iova was rewritten */
+	uint64_t mapped_bytes; /* page-rounded bytes mapped in the domain */
+};
+
+/*
+ * ivm_dpdk_pool_map - map every memory chunk of mp into domain and make
+ * the pool hand out the domain's logical addresses.
+ * @domain:      a domain with an allocator (the chunks' addresses are
+ *               chosen by it, inside the domain's window and reserved
+ *               regions).
+ * @mp:          a populated mempool (rte_pktmbuf_pool_create or any other);
+ *               it must not be mapped by another ivm_dpdk_pool.
+ * @permissions: IVM_PERM_READ and/or IVM_PERM_WRITE, for the device (a
+ *               receive pool needs WRITE, a transmit pool READ).
+ * @out:         the mapping's handle, for ivm_dpdk_pool_unmap.
+ *
+ * Each chunk (rte_mempool_mem_iter) is mapped as the page-rounded buffer
+ * that holds it.  Then every object (rte_mempool_obj_iter) gets the
+ * logical address of its bytes in its header's iova, and in a packet-mbuf
+ * pool (private area of struct rte_pktmbuf_pool_private, and the mbuf's
+ * buffer right after its private area) each mbuf's buf_iova is set to the
+ * logical address of its buffer.  Objects out of the pool at the time are
+ * rewritten too; do this before mbufs are given to any device.
+ *
+ * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL
+ * argument, bad permissions, pool without memory); IVM_STATUS_NOT_SUPPORTED
+ * (domain without an allocator); IVM_STATUS_INSUFFICIENT_RESOURCES (no
+ * room in the domain's window, out of memory) or any status of
+ * ivm_map_logical_range_ex.  On failure nothing is mapped and the pool is
+ * unchanged.
+ *
+ * Context: a control thread; no lcore allocates from or frees to mp, and
+ * no device DMAs to its memory, during the call.  Blocking: allocates;
+ * may sync the backend.
+ */
+IVM_API ivm_status ivm_dpdk_pool_map(struct ivm_domain *domain,
+				     struct rte_mempool *mp,
+				     uint32_t permissions,
+				     struct ivm_dpdk_pool **out);
+
+/*
+ * ivm_dpdk_pool_unmap - give the pool back its DPDK IOVAs (chunks, object
+ * headers, mbuf buf_iova) and unmap every chunk.  NULL or *pool == NULL
+ * does nothing; *pool is set to NULL.
+ *
+ * Context: a control thread, once no device can DMA to the pool's memory
+ * (every queue that used it stopped).  The mempool itself must still exist
+ * (unmap before rte_mempool_free).  Blocking: may sync the backend (a
+ * strict domain waits for the invalidation).
+ */
+IVM_API void ivm_dpdk_pool_unmap(struct ivm_dpdk_pool **pool);
+
+/*
+ * ivm_dpdk_pool_info - what a pool mapping holds.  Context: any thread.
+ */
+IVM_API ivm_status ivm_dpdk_pool_info(const struct ivm_dpdk_pool *pool,
+				      struct ivm_dpdk_pool_info *out);
+
+/*
+ * ivm_dpdk_pool_iova - the logical address of the byte at va, and how
+ * many bytes from va on are contiguous at that address (to the end of its
+ * chunk), for memory of a mapped pool that is not an mbuf buffer (an
+ * mbuf's is rte_mbuf_data_iova(m)).
+ *
+ * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL
+ * argument, va in none of the pool's chunks).  Context: any thread while
+ * the pool is mapped; lock-free (binary search over the chunks).
+ */
+IVM_API ivm_status ivm_dpdk_pool_iova(const struct ivm_dpdk_pool *pool,
+				      const void *va, ivm_la *iova_out,
+				      size_t *contiguous_out);
+
+/*
+ * ivm_dpdk_seg_map - strict per-packet: map the data of one mbuf segment
+ * (data_len bytes at rte_pktmbuf_mtod(seg)) for the device, and return the
+ * logical address of its first data byte in *iova_out.  The mapping covers
+ * the pages that hold the data (one, or two when it crosses a page
+ * boundary, for a standard 2 KiB buffer).  A chained packet is mapped
+ * segment by segment.
+ *
+ * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL
+ * argument, data_len 0, bad permissions); any status of
+ * ivm_map_logical_range_ex (nothing mapped then).
+ *
+ * Context: any lcore; registered with RCU on first use.  Blocking: never
+ * on the per-CPU fast path (a refill of the CPU's IOVA magazine may take a
+ * lock).  Ordering: the mapping is visible to the device when the call
+ * returns, before the PMD publishes the descriptor.
+ */
+IVM_API ivm_status ivm_dpdk_seg_map(struct ivm_domain *domain,
+				    const struct rte_mbuf *seg,
+				    uint32_t permissions, ivm_la *iova_out);
+
+/*
+ * ivm_dpdk_seg_unmap - strict per-packet: unmap what ivm_dpdk_seg_map
+ * mapped for seg, once the device completed it.  seg's data_off and
+ * data_len must be what they were at the map (the PMD frees or reuses the
+ * mbuf only after this call).  In a lazy domain the invalidation is queued
+ * and the call returns at once; in a strict domain it waits for it.
+ *
+ * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL seg,
+ * iova not what ivm_dpdk_seg_map returned for seg); any status of
+ * ivm_unmap_logical_range.
+ *
+ * Context, Blocking: as ivm_unmap_logical_range.
+ */
+IVM_API ivm_status ivm_dpdk_seg_unmap(struct ivm_domain *domain,
+				      const struct rte_mbuf *seg,
+				      ivm_la iova);
+
+/* External memory registered with DPDK at iovamap's addresses (opaque). */
+struct ivm_dpdk_extmem;
+
+/*
+ * ivm_dpdk_extmem_map - map application memory into domain and make DPDK
+ * (and, if device_name is not NULL, that DPDK device) use the domain's
+ * addresses for it.
+ * @va, @len:    the memory: va aligned to page_sz, len a non-zero multiple
+ *               of page_sz.
+ * @page_sz:     its page size (IVM_PAGE_SIZE or a huge page size); DPDK
+ *               records one IOVA per page.
+ * @permissions: as ivm_dpdk_pool_map.
+ * @device_name: an rte_device name (rte_dev_name(): a PCI address such as
+ *               "0000:00:04.0" for a device DPDK probed) to map the memory
+ *               for with rte_dev_dma_map, or NULL for none.
+ *
+ * The memory is mapped into the domain as one range (one logical address
+ * range, contiguous), registered with rte_extmem_register with each page's
+ * logical address, and mapped for the device with rte_dev_dma_map.
+ * Afterwards rte_mem_virt2iova() and mempools populated from the memory
+ * (rte_mempool_populate_iova, or a heap made with
+ * rte_malloc_heap_memory_add) see iovamap's addresses.
+ *
+ * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (alignment,
+ * sizes, permissions, no such device, memory DPDK already knows);
+ * IVM_STATUS_NOT_SUPPORTED (the device's bus cannot map DMA: a virtual
+ * device); any status of ivm_map_logical_range_ex.  ivm_status_detail()
+ * names the DPDK call that refused.  On failure nothing stays mapped or
+ * registered.
+ *
+ * Context: a control thread.  Blocking: allocates, calls into DPDK.
+ */
+IVM_API ivm_status ivm_dpdk_extmem_map(struct ivm_domain *domain, void *va,
+				       size_t len, size_t page_sz,
+				       uint32_t permissions,
+				       const char *device_name,
+				       struct ivm_dpdk_extmem **out);
+
+/* The logical address of the external memory's first byte. */
+IVM_API ivm_la ivm_dpdk_extmem_iova(const struct ivm_dpdk_extmem *ext);
+
+/*
+ * ivm_dpdk_extmem_unmap - undo ivm_dpdk_extmem_map: rte_dev_dma_unmap,
+ * rte_extmem_unregister, unmap from the domain.  NULL or *ext == NULL does
+ * nothing; *ext is set to NULL.  Context: a control thread, once nothing
+ * (no mempool, no device) uses the memory.
+ */
+IVM_API void ivm_dpdk_extmem_unmap(struct ivm_dpdk_extmem **ext);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOVAMAP_DPDK_H */
