@@ -42,7 +42,7 @@ IVM_API const char *ivm_status_detail(void)
 	return status_detail;
 }
 
-void ivm_set_status_detail(const char *fmt, ...)
+IVM_API void ivm_set_status_detail(const char *fmt, ...)
 {
 	va_list ap;
 

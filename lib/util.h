@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "iovamap/export.h"
 #include "iovamap/types.h"
 
 #define ivm_likely(x)   __builtin_expect(!!(x), 1)
@@ -40,8 +41,10 @@ _Noreturn void ivm_die_at(const char *file, int line, const char *func,
 	__attribute__((format(printf, 4, 5), cold));
 #define ivm_die(...) ivm_die_at(__FILE__, __LINE__, __func__, __VA_ARGS__)
 
-/* Set the calling thread's ivm_status_detail() text (printf format). */
-void ivm_set_status_detail(const char *fmt, ...)
+/* Set the calling thread's ivm_status_detail() text (printf format).
+ * Exported (not in the public headers) for the sibling library
+ * iovamap-dpdk (lib/dpdk.c). */
+IVM_API void ivm_set_status_detail(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), cold));
 
 #define IVM_CHECK(e) \

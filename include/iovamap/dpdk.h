@@ -191,23 +191,32 @@ struct ivm_dpdk_extmem;
  * @page_sz:     its page size (IVM_PAGE_SIZE or a huge page size); DPDK
  *               records one IOVA per page.
  * @permissions: as ivm_dpdk_pool_map.
- * @device_name: an rte_device name (rte_dev_name(): a PCI address such as
- *               "0000:00:04.0" for a device DPDK probed) to map the memory
- *               for with rte_dev_dma_map, or NULL for none.
+ * @device_name: the device of an ethdev port (rte_dev_name() of its
+ *               rte_eth_dev_info::device: a PCI address such as
+ *               "0000:00:04.0" for a NIC DPDK probed, or a vdev name) to
+ *               map the memory for with rte_dev_dma_map, or NULL for
+ *               none.
  *
  * The memory is mapped into the domain as one range (one logical address
  * range, contiguous), registered with rte_extmem_register with each page's
- * logical address, and mapped for the device with rte_dev_dma_map.
- * Afterwards rte_mem_virt2iova() and mempools populated from the memory
- * (rte_mempool_populate_iova, or a heap made with
- * rte_malloc_heap_memory_add) see iovamap's addresses.
+ * logical address (DPDK's memsegs for the memory carry them), and mapped
+ * for the device with rte_dev_dma_map at the same addresses.  A virtual
+ * device (net_null, net_ring) has no IOMMU: DPDK's vdev bus accepts the
+ * map and does nothing.
+ *
+ * In IOVA-as-PA mode rte_mem_virt2iova() answers with iovamap's addresses
+ * for this memory.  In IOVA-as-VA mode (DPDK's choice with --no-huge or
+ * under VFIO) it answers with the virtual address for all memory, so give
+ * the addresses explicitly: populate a mempool with
+ * rte_mempool_populate_iova(mp, va, ivm_dpdk_extmem_iova(ext), len, ...),
+ * or map the populated pool with ivm_dpdk_pool_map.
  *
  * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (alignment,
  * sizes, permissions, no such device, memory DPDK already knows);
- * IVM_STATUS_NOT_SUPPORTED (the device's bus cannot map DMA: a virtual
- * device); any status of ivm_map_logical_range_ex.  ivm_status_detail()
- * names the DPDK call that refused.  On failure nothing stays mapped or
- * registered.
+ * IVM_STATUS_NOT_SUPPORTED (the device's bus cannot map DMA for it: a PCI
+ * device not bound to VFIO); any status of ivm_map_logical_range_ex.
+ * ivm_status_detail() names the DPDK call that refused.  On failure
+ * nothing stays mapped or registered.
  *
  * Context: a control thread.  Blocking: allocates, calls into DPDK.
  */
@@ -217,7 +226,7 @@ IVM_API ivm_status ivm_dpdk_extmem_map(struct ivm_domain *domain, void *va,
 				       const char *device_name,
 				       struct ivm_dpdk_extmem **out);
 
-/* The logical address of the external memory's first byte. */
+/* The logical address of the external memory's first byte (0 for NULL). */
 IVM_API ivm_la ivm_dpdk_extmem_iova(const struct ivm_dpdk_extmem *ext);
 
 /*

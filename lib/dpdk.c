@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dpdk.c - the DPDK adapter (iovamap/dpdk.h): mempools mapped into a
+ * domain, per-segment maps for strict per-packet use, and external memory
+ * registered with DPDK at iovamap's addresses.
+ *
+ * This file is its own shared library (libiovamap-dpdk), linked against
+ * libiovamap and DPDK's EAL, mempool, mbuf and ethdev, so that programs
+ * that do not use DPDK never load them.  It uses only iovamap's public
+ * calls, plus ivm_set_status_detail, which libiovamap exports for it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_dev.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_memory.h>
+#include <rte_mempool.h>
+
+#include "iovamap/dpdk.h"
+#include "util.h"
+
+/* A broken promise of iovamap or DPDK (an unmap of what this file mapped
+ * failing): print and abort, as libiovamap's ivm_die does. */
+__attribute__((format(printf, 1, 2), cold)) _Noreturn static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("iovamap-dpdk: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+#define PAGE_MASK ((uintptr_t)IVM_PAGE_SIZE - 1)
+
+static uintptr_t page_down(uintptr_t a)
+{
+	return a & ~PAGE_MASK;
+}
+
+static uintptr_t page_up(uintptr_t a)
+{
+	return (a + PAGE_MASK) & ~PAGE_MASK;
+}
+
+static bool perms_ok(uint32_t permissions)
+{
+	return permissions != 0 && (permissions & ~IVM_PERM_MASK) == 0;
+}
+
+/* One memory chunk of a mapped pool. */
+struct pool_chunk {
+	uintptr_t va;           /* memhdr->addr */
+	size_t len;             /* memhdr->len */
+	ivm_la la;              /* logical address of va */
+	rte_iova_t dpdk_iova;   /* memhdr->iova before the map */
+	struct rte_mempool_memhdr *hdr;
+};
+
+struct ivm_dpdk_pool {
+	struct ivm_domain *domain;
+	struct rte_mempool *mp;
+	struct ivm_dpdk_pool_info info;
+	uint32_t nchunks;
+	struct pool_chunk chunk[]; /* sorted by va */
+};
+
+/* The chunk that holds va, or NULL. */
+static const struct pool_chunk *find_chunk(const struct ivm_dpdk_pool *pool,
+					   uintptr_t va)
+{
+	uint32_t lo = 0, hi = pool->nchunks;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct pool_chunk *c = &pool->chunk[mid];
+
+		if (va < c->va)
+			hi = mid;
+		else if (va - c->va >= c->len)
+			lo = mid + 1;
+		else
+			return c;
+	}
+	return NULL;
+}
+
+static int chunk_cmp(const void *a, const void *b)
+{
+	const struct pool_chunk *x = a, *y = b;
+
+	return (x->va > y->va) - (x->va < y->va);
+}
+
+struct collect {
+	struct ivm_dpdk_pool *pool;
+	uint32_t capacity;
+};
+
+static void collect_chunk(struct rte_mempool *mp, void *opaque,
+			  struct rte_mempool_memhdr *hdr, unsigned int idx)
+{
+	struct collect *c = opaque;
+	struct pool_chunk *ch;
+
+	if (c->pool->nchunks == c->capacity)
+		return; /* cannot happen: nb_mem_chunks counted them */
+	ch = &c->pool->chunk[c->pool->nchunks++];
+	ch->va = (uintptr_t)hdr->addr;
+	ch->len = hdr->len;
+	ch->dpdk_iova = hdr->iova;
+	ch->hdr = hdr;
+}
+
+static void chunk_bounds(const struct pool_chunk *c, uintptr_t *start,
+			 size_t *size)
+{
+	*start = page_down(c->va);
+	*size = page_up(c->va + c->len) - *start;
+}
+
+static void unmap_chunks(struct ivm_dpdk_pool *pool, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const struct pool_chunk *c = &pool->chunk[i];
+		uintptr_t start;
+		size_t size;
+
+		chunk_bounds(c, &start, &size);
+		if (ivm_unmap_logical_range(pool->domain,
+					    c->la - (c->va - start),
+					    size / IVM_PAGE_SIZE) !=
+		    IVM_STATUS_SUCCESS)
+			die("unmapping a pool chunk failed");
+	}
+}
+
+/*
+ * A packet-mbuf pool, as rte_pktmbuf_pool_create and rte_pktmbuf_init make
+ * it: the pool's private area is a struct rte_pktmbuf_pool_private, and a
+ * direct mbuf's buffer starts right after its own private area.
+ */
+static bool is_pktmbuf_pool(const struct rte_mempool *mp)
+{
+	return mp->private_data_size >= sizeof(struct rte_pktmbuf_pool_private) &&
+	       mp->elt_size >= sizeof(struct rte_mbuf) +
+				       rte_pktmbuf_priv_size((struct rte_mempool *)mp);
+}
+
+struct rewrite {
+	struct ivm_dpdk_pool *pool;
+	bool to_iovamap;  /* false: back to DPDK's addresses */
+	bool mbufs;
+	size_t mbuf_hdr;  /* sizeof(struct rte_mbuf) + private area */
+};
+
+static void rewrite_obj(struct rte_mempool *mp, void *opaque, void *obj,
+			unsigned int idx)
+{
+	struct rewrite *rw = opaque;
+	const struct pool_chunk *c = find_chunk(rw->pool, (uintptr_t)obj);
+	struct rte_mempool_objhdr *hdr =
+		(struct rte_mempool_objhdr *)((char *)obj - sizeof(*hdr));
+	rte_iova_t iova;
+
+	if (c == NULL)
+		die("mempool object %p is in none of its chunks", obj);
+	if (rw->to_iovamap)
+		iova = c->la + ((uintptr_t)obj - c->va);
+	else if (c->dpdk_iova == RTE_BAD_IOVA)
+		iova = RTE_BAD_IOVA;
+	else
+		iova = c->dpdk_iova + ((uintptr_t)obj - c->va);
+	hdr->iova = iova;
+	rw->pool->info.objects++;
+	if (rw->mbufs) {
+		struct rte_mbuf *m = obj;
+
+		/* An mbuf attached to an external or another mbuf's buffer
+		 * keeps that buffer's address. */
+		if (m->buf_addr == (char *)obj + rw->mbuf_hdr) {
+			m->buf_iova = iova + rw->mbuf_hdr;
+			rw->pool->info.mbufs++;
+		}
+	}
+}
+
+static void rewrite_pool(struct ivm_dpdk_pool *pool, bool to_iovamap)
+{
+	struct rewrite rw = {
+		.pool = pool,
+		.to_iovamap = to_iovamap,
+		.mbufs = is_pktmbuf_pool(pool->mp),
+	};
+
+	if (rw.mbufs)
+		rw.mbuf_hdr = sizeof(struct rte_mbuf) +
+			      rte_pktmbuf_priv_size(pool->mp);
+	pool->info.objects = 0;
+	pool->info.mbufs = 0;
+	for (uint32_t i = 0; i < pool->nchunks; i++) {
+		struct pool_chunk *c = &pool->chunk[i];
+
+		c->hdr->iova = to_iovamap ? c->la : c->dpdk_iova;
+	}
+	rte_mempool_obj_iter(pool->mp, rewrite_obj, &rw);
+}
+
+IVM_API ivm_status ivm_dpdk_pool_map(struct ivm_domain *domain,
+				     struct rte_mempool *mp,
+				     uint32_t permissions,
+				     struct ivm_dpdk_pool **out)
+{
+	struct ivm_dpdk_pool *pool;
+	struct collect col;
+	ivm_status st = IVM_STATUS_SUCCESS;
+	uint32_t mapped;
+
+	if (domain == NULL || mp == NULL || out == NULL ||
+	    !perms_ok(permissions))
+		return IVM_STATUS_INVALID_PARAMETER;
+	if (mp->nb_mem_chunks == 0) {
+		ivm_set_status_detail("mempool %s has no memory", mp->name);
+		return IVM_STATUS_INVALID_PARAMETER;
+	}
+	pool = calloc(1, sizeof(*pool) +
+			     mp->nb_mem_chunks * sizeof(pool->chunk[0]));
+	if (pool == NULL)
+		return IVM_STATUS_INSUFFICIENT_RESOURCES;
+	pool->domain = domain;
+	pool->mp = mp;
+	col = (struct collect){ .pool = pool, .capacity = mp->nb_mem_chunks };
+	rte_mempool_mem_iter(mp, collect_chunk, &col);
+	qsort(pool->chunk, pool->nchunks, sizeof(pool->chunk[0]), chunk_cmp);
+
+	for (mapped = 0; mapped < pool->nchunks; mapped++) {
+		struct pool_chunk *c = &pool->chunk[mapped];
+		struct ivm_phys phys = { .type = IVM_PHYS_BUFFER };
+		uintptr_t start;
+		ivm_la la;
+
+		chunk_bounds(c, &start, &phys.buffer.size);
+		phys.buffer.va = (void *)start;
+		st = ivm_map_logical_range_ex(domain, permissions, &phys, NULL,
+					      NULL, NULL, &la);
+		if (st != IVM_STATUS_SUCCESS)
+			break;
+		c->la = la + (c->va - start);
+		pool->info.mapped_bytes += phys.buffer.size;
+	}
+	if (st != IVM_STATUS_SUCCESS) {
+		unmap_chunks(pool, mapped);
+		free(pool);
+		return st;
+	}
+	pool->info.chunks = pool->nchunks;
+	rewrite_pool(pool, true);
+	*out = pool;
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API void ivm_dpdk_pool_unmap(struct ivm_dpdk_pool **poolp)
+{
+	struct ivm_dpdk_pool *pool;
+
+	if (poolp == NULL || *poolp == NULL)
+		return;
+	pool = *poolp;
+	*poolp = NULL;
+	/* DPDK's addresses first: no object names an address that is about
+	 * to go back to the allocator. */
+	rewrite_pool(pool, false);
+	unmap_chunks(pool, pool->nchunks);
+	free(pool);
+}
+
+IVM_API ivm_status ivm_dpdk_pool_info(const struct ivm_dpdk_pool *pool,
+				      struct ivm_dpdk_pool_info *out)
+{
+	if (pool == NULL || out == NULL)
+		return IVM_STATUS_INVALID_PARAMETER;
+	*out = pool->info;
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_dpdk_pool_iova(const struct ivm_dpdk_pool *pool,
+				      const void *va, ivm_la *iova_out,
+				      size_t *contiguous_out)
+{
+	const struct pool_chunk *c;
+
+	if (pool == NULL || iova_out == NULL)
+		return IVM_STATUS_INVALID_PARAMETER;
+	c = find_chunk(pool, (uintptr_t)va);
+	if (c == NULL)
+		return IVM_STATUS_INVALID_PARAMETER;
+	*iova_out = c->la + ((uintptr_t)va - c->va);
+	if (contiguous_out != NULL)
+		*contiguous_out = c->len - ((uintptr_t)va - c->va);
+	return IVM_STATUS_SUCCESS;
+}
+
+/* ---- strict per-packet ---------------------------------------------- */
+
+static uintptr_t seg_data(const struct rte_mbuf *seg)
+{
+	return (uintptr_t)seg->buf_addr + seg->data_off;
+}
+
+IVM_API ivm_status ivm_dpdk_seg_map(struct ivm_domain *domain,
+				    const struct rte_mbuf *seg,
+				    uint32_t permissions, ivm_la *iova_out)
+{
+	struct ivm_phys phys = { .type = IVM_PHYS_BUFFER };
+	uintptr_t data, start;
+	ivm_la la;
+	ivm_status st;
+
+	if (domain == NULL || seg == NULL || iova_out == NULL ||
+	    seg->data_len == 0 || !perms_ok(permissions))
+		return IVM_STATUS_INVALID_PARAMETER;
+	data = seg_data(seg);
+	start = page_down(data);
+	phys.buffer.va = (void *)start;
+	phys.buffer.size = page_up(data + seg->data_len) - start;
+	st = ivm_map_logical_range_ex(domain, permissions, &phys, NULL, NULL,
+				      NULL, &la);
+	if (st == IVM_STATUS_SUCCESS)
+		*iova_out = la + (data - start);
+	return st;
+}
+
+IVM_API ivm_status ivm_dpdk_seg_unmap(struct ivm_domain *domain,
+				      const struct rte_mbuf *seg,
+				      ivm_la iova)
+{
+	uintptr_t data, offset;
+
+	if (domain == NULL || seg == NULL || seg->data_len == 0)
+		return IVM_STATUS_INVALID_PARAMETER;
+	data = seg_data(seg);
+	offset = data & PAGE_MASK;
+	if ((iova & PAGE_MASK) != offset)
+		return IVM_STATUS_INVALID_PARAMETER;
+	return ivm_unmap_logical_range(domain, iova - offset,
+				       (offset + seg->data_len + PAGE_MASK) /
+					       IVM_PAGE_SIZE);
+}
+
+/* ---- external memory -------------------------------------------------- */
+
+struct ivm_dpdk_extmem {
+	struct ivm_domain *domain;
+	void *va;
+	size_t len;
+	ivm_la la;
+	struct rte_device *dev; /* NULL: no rte_dev_dma_map */
+};
+
+/* DPDK's reason (rte_errno) as an iovamap status, with the detail. */
+static ivm_status dpdk_refused(const char *call, const char *what)
+{
+	int err = rte_errno;
+
+	ivm_set_status_detail("%s(%s): %s", call, what, rte_strerror(err));
+	switch (err) {
+	case ENOTSUP:
+		return IVM_STATUS_NOT_SUPPORTED;
+	case ENOMEM:
+	case ENOSPC:
+		return IVM_STATUS_INSUFFICIENT_RESOURCES;
+	default:
+		return IVM_STATUS_INVALID_PARAMETER;
+	}
+}
+
+/* The rte_device of the ethdev port whose device is named name. */
+static struct rte_device *find_device(const char *name)
+{
+	uint16_t port;
+
+	RTE_ETH_FOREACH_DEV(port) {
+		struct rte_eth_dev_info info;
+
+		if (rte_eth_dev_info_get(port, &info) == 0 &&
+		    info.device != NULL &&
+		    strcmp(rte_dev_name(info.device), name) == 0)
+			return info.device;
+	}
+	return NULL;
+}
+
+IVM_API ivm_status ivm_dpdk_extmem_map(struct ivm_domain *domain, void *va,
+				       size_t len, size_t page_sz,
+				       uint32_t permissions,
+				       const char *device_name,
+				       struct ivm_dpdk_extmem **out)
+{
+	struct ivm_phys phys = { .type = IVM_PHYS_BUFFER };
+	struct ivm_dpdk_extmem *ext;
+	struct rte_device *dev = NULL;
+	rte_iova_t *iovas;
+	size_t n_pages;
+	ivm_status st;
+
+	if (domain == NULL || va == NULL || out == NULL ||
+	    !perms_ok(permissions) || page_sz < IVM_PAGE_SIZE ||
+	    (page_sz & (page_sz - 1)) != 0 ||
+	    ((uintptr_t)va & (page_sz - 1)) != 0 || len == 0 ||
+	    len % page_sz != 0 || len / page_sz > UINT32_MAX)
+		return IVM_STATUS_INVALID_PARAMETER;
+	if (device_name != NULL) {
+		dev = find_device(device_name);
+		if (dev == NULL) {
+			ivm_set_status_detail("no DPDK device named %s",
+					      device_name);
+			return IVM_STATUS_INVALID_PARAMETER;
+		}
+	}
+	n_pages = len / page_sz;
+	ext = calloc(1, sizeof(*ext));
+	iovas = calloc(n_pages, sizeof(*iovas));
+	if (ext == NULL || iovas == NULL) {
+		free(ext);
+		free(iovas);
+		return IVM_STATUS_INSUFFICIENT_RESOURCES;
+	}
+	phys.buffer.va = va;
+	phys.buffer.size = len;
+	st = ivm_map_logical_range_ex(domain, permissions, &phys, NULL, NULL,
+				      NULL, &ext->la);
+	if (st != IVM_STATUS_SUCCESS)
+		goto fail_free;
+	for (size_t i = 0; i < n_pages; i++)
+		iovas[i] = ext->la + i * page_sz;
+	if (rte_extmem_register(va, len, iovas, (unsigned int)n_pages,
+				page_sz) != 0) {
+		st = dpdk_refused("rte_extmem_register", "");
+		goto fail_unmap;
+	}
+	if (dev != NULL && rte_dev_dma_map(dev, va, ext->la, len) != 0) {
+		st = dpdk_refused("rte_dev_dma_map", device_name);
+		rte_extmem_unregister(va, len);
+		goto fail_unmap;
+	}
+	free(iovas);
+	ext->domain = domain;
+	ext->va = va;
+	ext->len = len;
+	ext->dev = dev;
+	*out = ext;
+	return IVM_STATUS_SUCCESS;
+
+fail_unmap:
+	if (ivm_unmap_logical_range(domain, ext->la, len / IVM_PAGE_SIZE) !=
+	    IVM_STATUS_SUCCESS)
+		die("unmapping external memory failed");
+fail_free:
+	free(iovas);
+	free(ext);
+	return st;
+}
+
+IVM_API ivm_la ivm_dpdk_extmem_iova(const struct ivm_dpdk_extmem *ext)
+{
+	return ext != NULL ? ext->la : 0;
+}
+
+IVM_API void ivm_dpdk_extmem_unmap(struct ivm_dpdk_extmem **extp)
+{
+	struct ivm_dpdk_extmem *ext;
+
+	if (extp == NULL || *extp == NULL)
+		return;
+	ext = *extp;
+	*extp = NULL;
+	if (ext->dev != NULL &&
+	    rte_dev_dma_unmap(ext->dev, ext->va, ext->la, ext->len) != 0)
+		die("rte_dev_dma_unmap: %s", rte_strerror(rte_errno));
+	if (rte_extmem_unregister(ext->va, ext->len) != 0)
+		die("rte_extmem_unregister: %s", rte_strerror(rte_errno));
+	if (ivm_unmap_logical_range(ext->domain, ext->la,
+				    ext->len / IVM_PAGE_SIZE) !=
+	    IVM_STATUS_SUCCESS)
+		die("unmapping external memory failed");
+	free(ext);
+}
