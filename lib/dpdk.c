@@ -345,12 +345,17 @@ IVM_API ivm_status ivm_dpdk_seg_unmap(struct ivm_domain *domain,
 				      ivm_la iova)
 {
 	uintptr_t data, offset;
+	uint64_t pa;
 
 	if (domain == NULL || seg == NULL || seg->data_len == 0)
 		return IVM_STATUS_INVALID_PARAMETER;
 	data = seg_data(seg);
 	offset = data & PAGE_MASK;
-	if ((iova & PAGE_MASK) != offset)
+	/* The address must be the one seg_map gave for this very segment:
+	 * another segment's would unmap a buffer its device still owns. */
+	if ((iova & PAGE_MASK) != offset ||
+	    ivm_translate(domain, iova, &pa, NULL) != IVM_STATUS_SUCCESS ||
+	    pa != data)
 		return IVM_STATUS_INVALID_PARAMETER;
 	return ivm_unmap_logical_range(domain, iova - offset,
 				       (offset + seg->data_len + PAGE_MASK) /
@@ -419,6 +424,15 @@ IVM_API ivm_status ivm_dpdk_extmem_map(struct ivm_domain *domain, void *va,
 	    ((uintptr_t)va & (page_sz - 1)) != 0 || len == 0 ||
 	    len % page_sz != 0 || len / page_sz > UINT32_MAX)
 		return IVM_STATUS_INVALID_PARAMETER;
+	/* DPDK's own memory: rte_extmem_register only looks for overlap with
+	 * other external memory, and its lookups would keep finding the
+	 * heap's memseg, so the registration would have no effect. */
+	if (rte_mem_virt2memseg_list(va) != NULL ||
+	    rte_mem_virt2memseg_list((char *)va + len - 1) != NULL) {
+		ivm_set_status_detail("%p+%zu is memory DPDK already knows", va,
+				      len);
+		return IVM_STATUS_INVALID_PARAMETER;
+	}
 	if (device_name != NULL) {
 		dev = find_device(device_name);
 		if (dev == NULL) {
@@ -473,7 +487,7 @@ fail_free:
 
 IVM_API ivm_la ivm_dpdk_extmem_iova(const struct ivm_dpdk_extmem *ext)
 {
-	return ext != NULL ? ext->la : 0;
+	return ext != NULL ? ext->la : IVM_DPDK_BAD_IOVA;
 }
 
 IVM_API void ivm_dpdk_extmem_unmap(struct ivm_dpdk_extmem **extp)

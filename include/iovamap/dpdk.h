@@ -170,8 +170,9 @@ IVM_API ivm_status ivm_dpdk_seg_map(struct ivm_domain *domain,
  * and the call returns at once; in a strict domain it waits for it.
  *
  * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL seg,
- * iova not what ivm_dpdk_seg_map returned for seg); any status of
- * ivm_unmap_logical_range.
+ * iova not what ivm_dpdk_seg_map returned for seg: checked by translating
+ * it, so another segment's address is refused and changes nothing); any
+ * status of ivm_unmap_logical_range.
  *
  * Context, Blocking: as ivm_unmap_logical_range.
  */
@@ -204,15 +205,18 @@ struct ivm_dpdk_extmem;
  * device (net_null, net_ring) has no IOMMU: DPDK's vdev bus accepts the
  * map and does nothing.
  *
- * In IOVA-as-PA mode rte_mem_virt2iova() answers with iovamap's addresses
- * for this memory.  In IOVA-as-VA mode (DPDK's choice with --no-huge or
- * under VFIO) it answers with the virtual address for all memory, so give
- * the addresses explicitly: populate a mempool with
- * rte_mempool_populate_iova(mp, va, ivm_dpdk_extmem_iova(ext), len, ...),
- * or map the populated pool with ivm_dpdk_pool_map.
+ * DPDK keeps the addresses in the memory's memsegs
+ * (rte_mem_virt2memseg(va, rte_mem_virt2memseg_list(va))->iova), but its
+ * rte_mem_virt2iova() never reads them: it answers with the virtual address
+ * in IOVA-as-VA mode and with the physical address (from
+ * /proc/self/pagemap) in IOVA-as-PA mode.  So give the addresses
+ * explicitly: populate a mempool with rte_mempool_populate_iova(mp, va,
+ * ivm_dpdk_extmem_iova(ext), len, ...), or map the populated pool with
+ * ivm_dpdk_pool_map.
  *
  * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (alignment,
- * sizes, permissions, no such device, memory DPDK already knows);
+ * sizes, permissions, no such device, memory DPDK already knows: its own
+ * heap or memory registered before);
  * IVM_STATUS_NOT_SUPPORTED (the device's bus cannot map DMA for it: a PCI
  * device not bound to VFIO); any status of ivm_map_logical_range_ex.
  * ivm_status_detail() names the DPDK call that refused.  On failure
@@ -226,7 +230,11 @@ IVM_API ivm_status ivm_dpdk_extmem_map(struct ivm_domain *domain, void *va,
 				       const char *device_name,
 				       struct ivm_dpdk_extmem **out);
 
-/* The logical address of the external memory's first byte (0 for NULL). */
+/* What ivm_dpdk_extmem_iova gives for NULL (0 is a valid address). */
+#define IVM_DPDK_BAD_IOVA UINT64_MAX
+
+/* The logical address of the external memory's first byte
+ * (IVM_DPDK_BAD_IOVA for NULL). */
 IVM_API ivm_la ivm_dpdk_extmem_iova(const struct ivm_dpdk_extmem *ext);
 
 /*
