@@ -80,12 +80,16 @@ struct ivm_bench_def {
 #define IVM_BENCH_ALL_CPUS (-1)
 #define IVM_BENCH_MAX_THREADS 64
 
-/* Every suite, as X(name); each name has ivm_bench_suite_<name>(). */
+/* Every suite, as X(name); each name has ivm_bench_suite_<name>().  A
+ * benchmark program of its own (iovamap-bench-pmd) defines the macro
+ * with its suites on the compiler's command line. */
+#ifndef IVM_BENCH_SUITES
 #define IVM_BENCH_SUITES(X) \
 	X(map) \
 	X(translate) \
 	X(iova) \
 	X(flush)
+#endif
 
 /* Returns the suite's table and stores its length in *count. */
 #define IVM_BENCH_DECLARE_SUITE(name) \

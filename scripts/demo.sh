@@ -7,7 +7,7 @@
 #
 # Usage: scripts/demo.sh
 #
-# Steps (each announced as "==> [i/8] ..."):
+# Steps (each announced as "==> [i/9] ..."):
 #   1  Debian packages (scripts/common.sh) and python3-matplotlib (plots)
 #   2  build-release/: --buildtype=release, link-time optimisation, unit
 #      tests off (the configuration docs/BENCHMARKS.md records figures from)
@@ -17,8 +17,11 @@
 #   4  IOVA allocator: magazine cache vs the locked allocator vs a floor
 #   5  page table: translate vs rculfhash and a radix table under a mutex
 #   6  invalidation: lazy vs strict map+unmap by invalidation latency
-#   7  stress: build-release/stress/iovamap-stress for 10 s, when built
-#   8  report: bench/report.py prints the table and writes docs/report/
+#   7  DPDK forwarding: examples/iovamap-pmd-fwd, Mpps on net_null ports
+#      with no IOMMU, a pool mapped once, strict per-packet maps (its
+#      output: build-release/pmd-fwd.txt; skipped without DPDK)
+#   8  stress: build-release/stress/iovamap-stress for 10 s, when built
+#   9  report: bench/report.py prints the table and writes docs/report/
 #      (report.md, *.png, bench-results.json) and README.md's report block
 #
 # Steps 4-6 each run iovamap-bench once over their benchmarks, every
@@ -54,7 +57,7 @@ reps=${IVM_DEMO_REPETITIONS:-5}
 min_time=${IVM_DEMO_MIN_TIME:-0.1}
 stress_seconds=${IVM_DEMO_STRESS_SECONDS:-10}
 report_dir=${IVM_DEMO_REPORT_DIR:-docs/report}
-steps=8
+steps=9
 step=0
 started=$SECONDS
 
@@ -166,6 +169,18 @@ bench_step translate '^(translate_(4k|2m)(_writer)?|map_unmap_explicit)/'
 
 progress "invalidation: lazy vs strict map+unmap, latency 0 to 10 us"
 bench_step flush '^flush_pair/'
+
+progress "DPDK forwarding: no IOMMU vs pool-mapped vs strict per-packet"
+pmd_fwd=$dir/examples/iovamap-pmd-fwd
+if [[ -x $pmd_fwd ]]; then
+	if ! "$pmd_fwd" --rounds "$reps" >"$dir/pmd-fwd.txt" 2>&1; then
+		cat "$dir/pmd-fwd.txt" >&2
+		ivm_die "iovamap-pmd-fwd failed"
+	fi
+	sed 's/^/    /' "$dir/pmd-fwd.txt"
+else
+	ivm_say "the DPDK adapter is not built ($pmd_fwd missing): skipped"
+fi
 
 progress "stress run (${stress_seconds} s)"
 stress=$dir/stress/iovamap-stress

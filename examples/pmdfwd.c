@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pmdfwd.c - the forwarding loop of examples/pmdfwd.h.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_bus_vdev.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <iovamap/dpdk.h>
+#include <iovamap/iovamap.h>
+
+#include "pmdfwd.h"
+
+#define BURST 32
+#define RING_SIZE 512
+#define POOL_SIZE 4095
+#define POOL_CACHE 256
+
+/* A transmit descriptor, as the device reads it. */
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint32_t flags;
+};
+
+struct pmdfwd {
+	enum pmdfwd_mode mode;
+	bool translate_all; /* PMDFWD_DEV_SW */
+	uint32_t seq;       /* descriptors fetched, for PMDFWD_DEV_HW's checks */
+	uint16_t port;
+	char port_name[32];
+	struct rte_mempool *pool;
+	struct ivm_domain *domain;
+	struct ivm_dpdk_pool *pool_map;
+	uint64_t packets;
+	uint64_t bad;
+	uint64_t sink; /* what the device read: keeps the reads alive */
+	struct desc ring[BURST];
+};
+
+static const char *const mode_names[PMDFWD_MODES] = {
+	[PMDFWD_NO_IOMMU] = "no-iommu",
+	[PMDFWD_POOL_MAPPED] = "pool-mapped",
+	[PMDFWD_STRICT] = "strict",
+};
+
+const char *pmdfwd_mode_name(enum pmdfwd_mode mode)
+{
+	return (unsigned)mode < PMDFWD_MODES ? mode_names[mode] : NULL;
+}
+
+static struct ivm_domain *make_domain(void)
+{
+	struct ivm_allocator_config buddy = {
+		.type = IVM_ALLOCATOR_BUDDY,
+		.address_width = 39,
+	};
+	struct ivm_domain_config cfg = {
+		.allocator = &buddy,
+		.flush_mode = IVM_FLUSH_LAZY,
+	};
+	struct ivm_domain *d = NULL;
+	ivm_status st = ivm_domain_create(&cfg, &d);
+
+	if (st != IVM_STATUS_SUCCESS)
+		fprintf(stderr, "pmdfwd: ivm_domain_create: %s\n",
+			ivm_status_name(st));
+	return d;
+}
+
+static int start_port(struct pmdfwd *f)
+{
+	struct rte_eth_conf conf;
+	int rc;
+
+	memset(&conf, 0, sizeof(conf));
+	rc = rte_vdev_init(f->port_name, NULL);
+	if (rc == 0)
+		rc = rte_eth_dev_get_port_by_name(f->port_name, &f->port);
+	if (rc == 0)
+		rc = rte_eth_dev_configure(f->port, 1, 1, &conf);
+	if (rc == 0)
+		rc = rte_eth_rx_queue_setup(f->port, 0, RING_SIZE,
+					    (unsigned)rte_socket_id(), NULL,
+					    f->pool);
+	if (rc == 0)
+		rc = rte_eth_tx_queue_setup(f->port, 0, RING_SIZE,
+					    (unsigned)rte_socket_id(), NULL);
+	if (rc == 0)
+		rc = rte_eth_dev_start(f->port);
+	if (rc != 0)
+		fprintf(stderr, "pmdfwd: port %s: %s\n", f->port_name,
+			rte_strerror(rc < 0 ? -rc : rte_errno));
+	return rc;
+}
+
+struct pmdfwd *pmdfwd_create(enum pmdfwd_mode mode,
+			      enum pmdfwd_device device, unsigned id)
+{
+	struct pmdfwd *f;
+	char name[RTE_MEMPOOL_NAMESIZE];
+	ivm_status st;
+
+	if (pmdfwd_mode_name(mode) == NULL)
+		return NULL;
+	if (rte_eal_iova_mode() != RTE_IOVA_VA) {
+		fprintf(stderr, "pmdfwd: needs DPDK's IOVA-as-VA mode "
+				"(--iova-mode=va)\n");
+		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return NULL;
+	f->mode = mode;
+	f->translate_all = device == PMDFWD_DEV_SW;
+	f->port = UINT16_MAX;
+	snprintf(f->port_name, sizeof(f->port_name), "net_null_fwd%u", id);
+	snprintf(name, sizeof(name), "fwd_pool%u", id);
+	f->pool = rte_pktmbuf_pool_create(name, POOL_SIZE, POOL_CACHE, 0,
+					  RTE_MBUF_DEFAULT_BUF_SIZE,
+					  (int)rte_socket_id());
+	if (f->pool == NULL) {
+		fprintf(stderr, "pmdfwd: rte_pktmbuf_pool_create: %s\n",
+			rte_strerror(rte_errno));
+		goto fail;
+	}
+	if (mode != PMDFWD_NO_IOMMU) {
+		f->domain = make_domain();
+		if (f->domain == NULL)
+			goto fail;
+	}
+	if (mode == PMDFWD_POOL_MAPPED) {
+		/* Once, before the port may hand out any mbuf. */
+		st = ivm_dpdk_pool_map(f->domain, f->pool,
+				       IVM_PERM_READ | IVM_PERM_WRITE,
+				       &f->pool_map);
+		if (st != IVM_STATUS_SUCCESS) {
+			fprintf(stderr, "pmdfwd: ivm_dpdk_pool_map: %s %s\n",
+				ivm_status_name(st), ivm_status_detail());
+			goto fail;
+		}
+	}
+	if (start_port(f) != 0)
+		goto fail;
+	return f;
+fail:
+	pmdfwd_destroy(f);
+	return NULL;
+}
+
+/* The device fetches one descriptor's frame (its first 8 bytes) and
+ * checks that it reached the mbuf's data. */
+static inline void device_fetch(struct pmdfwd *f, const struct desc *d,
+				const struct rte_mbuf *m)
+{
+	uintptr_t data = rte_pktmbuf_mtod(m, uintptr_t);
+	uintptr_t at = (uintptr_t)d->addr;
+	uint64_t v;
+
+	if (f->mode != PMDFWD_NO_IOMMU) {
+		uint64_t pa;
+		uint32_t perm;
+
+		/* A hardware IOMMU resolves the address on its own; the
+		 * model reads the frame where the IOMMU would find it and
+		 * proves one address in 64. */
+		at = data;
+		if (f->translate_all || (f->seq++ & 63) == 0) {
+			if (ivm_translate(f->domain, d->addr, &pa, &perm) !=
+				    IVM_STATUS_SUCCESS ||
+			    !(perm & IVM_PERM_READ)) {
+				f->bad++;
+				return;
+			}
+			at = (uintptr_t)pa;
+		}
+	}
+	if (at != data) {
+		f->bad++;
+		return;
+	}
+	memcpy(&v, (const void *)at, sizeof(v));
+	f->sink += v;
+}
+
+uint64_t pmdfwd_run(struct pmdfwd *f, uint64_t n)
+{
+	struct rte_mbuf *pkts[BURST];
+	uint64_t done = 0;
+
+	while (done < n) {
+		uint16_t nb = rte_eth_rx_burst(f->port, 0, pkts, BURST);
+		uint16_t i, sent;
+
+		if (f->mode == PMDFWD_STRICT) {
+			for (i = 0; i < nb; i++) {
+				ivm_la la = 0;
+
+				if (ivm_dpdk_seg_map(f->domain, pkts[i],
+						     IVM_PERM_READ, &la) !=
+				    IVM_STATUS_SUCCESS)
+					f->bad++;
+				f->ring[i].addr = la;
+				f->ring[i].len = pkts[i]->data_len;
+			}
+		} else {
+			for (i = 0; i < nb; i++) {
+				f->ring[i].addr = rte_mbuf_data_iova(pkts[i]);
+				f->ring[i].len = pkts[i]->data_len;
+			}
+		}
+		for (i = 0; i < nb; i++)
+			device_fetch(f, &f->ring[i], pkts[i]);
+		/* Completion: the device is done with every descriptor. */
+		if (f->mode == PMDFWD_STRICT) {
+			for (i = 0; i < nb; i++)
+				if (ivm_dpdk_seg_unmap(f->domain, pkts[i],
+						       f->ring[i].addr) !=
+				    IVM_STATUS_SUCCESS)
+					f->bad++;
+		}
+		sent = rte_eth_tx_burst(f->port, 0, pkts, nb);
+		for (i = sent; i < nb; i++)
+			rte_pktmbuf_free(pkts[i]);
+		ivm_quiescent();
+		/* The lazy timeout: only strict mode ever unmaps. */
+		if (f->mode == PMDFWD_STRICT)
+			ivm_flush_poll(f->domain, NULL);
+		done += nb;
+		if (nb == 0)
+			break; /* the pool ran dry: a leak, reported by the caller */
+	}
+	f->packets += done;
+	return done;
+}
+
+void pmdfwd_stats(const struct pmdfwd *f, struct pmdfwd_stats *out)
+{
+	struct ivm_domain_stats ds;
+
+	out->packets = f->packets;
+	out->bad = f->bad;
+	out->mappings = 0;
+	out->in_use = rte_mempool_in_use_count(f->pool);
+	if (f->domain != NULL &&
+	    ivm_domain_get_stats(f->domain, &ds) == IVM_STATUS_SUCCESS)
+		out->mappings = ds.mappings;
+}
+
+void pmdfwd_destroy(struct pmdfwd *f)
+{
+	if (f == NULL)
+		return;
+	if (f->port != UINT16_MAX) {
+		rte_eth_dev_stop(f->port);
+		rte_eth_dev_close(f->port);
+	}
+	rte_vdev_uninit(f->port_name);
+	ivm_dpdk_pool_unmap(&f->pool_map);
+	ivm_domain_destroy(&f->domain);
+	rte_mempool_free(f->pool);
+	free(f);
+}
