@@ -40,7 +40,7 @@
  *     INVALID_PARAMETER and leaves nothing mapped or registered; a virtual
  *     device (net_null0) is accepted.  With no device: DPDK's memsegs for
  *     every page carry the domain's address, rte_mem_virt2iova() is what
- *     dpdk.h says for the IOVA mode (IOVA as VA here: the virtual
+ *     dpdk.h says (never iovamap's address; IOVA as VA here: the virtual
  *     address), a pool populated at ivm_dpdk_extmem_iova()
  *     (rte_mempool_populate_iova) carries domain addresses and edu DMAs
  *     between two of its mbufs across a page; after ivm_dpdk_extmem_unmap
@@ -857,10 +857,11 @@ static void test_extmem(const char *group, struct ivm_domain *d,
 		      (unsigned long long)iova,
 		      (unsigned long long)memseg_iova(va),
 		      (unsigned long long)domain_mappings(d));
-	/* dpdk.h: IOVA as VA, rte_mem_virt2iova() is the virtual address for
-	 * all memory; IOVA as PA, iovamap's address for this memory. */
-	vmtest_checkf(rte_mem_virt2iova(va) ==
-		      (iova_as_va ? (rte_iova_t)(uintptr_t)va : iova), group,
+	/* dpdk.h: rte_mem_virt2iova() never reads the memsegs: IOVA as VA,
+	 * the virtual address for all memory; IOVA as PA, the physical
+	 * address (pagemap), so never iovamap's. */
+	vmtest_checkf(iova_as_va ? rte_mem_virt2iova(va) == (uintptr_t)va
+				 : rte_mem_virt2iova(va) != iova, group,
 		      "extmem_rte_mem_virt2iova", "0x%llx (IOVA as %s; va %p, "
 		      "domain iova 0x%llx)",
 		      (unsigned long long)rte_mem_virt2iova(va),
