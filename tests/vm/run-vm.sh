@@ -17,6 +17,11 @@
 #                   with --bench: invalidation descriptors per phase
 #   --env NAME=VAL  set NAME in the guest programs' environment (repeatable)
 #   --timeout SEC   limit for the whole guest run (default 300)
+#   --nics MODEL    also give the guest two NICs of QEMU model MODEL (e1000:
+#                   82540EM, or e1000e: 82574L) on one QEMU hub, so that
+#                   what one sends the other receives; both are bound to
+#                   vfio-pci in the guest and their PCI addresses passed to
+#                   the programs as IVM_VM_NICS="BDF0 BDF1"
 #
 # Exit status: 0 every program passed, 1 a check failed (or a program
 # failed without reaching its RESULT line), 2 set-up or boot failure, 3 the
@@ -54,8 +59,9 @@ trace=0
 timeout_s=300
 guest_env=()
 programs=()
+nic_model=
 
-usage() { sed -n '7,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '7,29p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while (($# > 0)); do
 	case $1 in
@@ -70,6 +76,11 @@ while (($# > 0)); do
 	--timeout)
 		[[ ${2:-} =~ ^[0-9]+$ ]] || { usage >&2; exit 2; }
 		timeout_s=$2
+		shift
+		;;
+	--nics)
+		[[ ${2:-} == e1000 || ${2:-} == e1000e ]] || { usage >&2; exit 2; }
+		nic_model=$2
 		shift
 		;;
 	-h | --help)
@@ -127,6 +138,9 @@ qemu=$(command -v qemu-system-x86_64 || true)
 devices=$("$qemu" -device help 2>/dev/null || true)
 grep -q '^name "edu"' <<<"$devices" || cannot_run "QEMU has no edu device"
 grep -q '^name "intel-iommu"' <<<"$devices" || cannot_run "QEMU has no intel-iommu device"
+if [[ -n $nic_model ]]; then
+	grep -q "^name \"$nic_model\"" <<<"$devices" || cannot_run "QEMU has no $nic_model device"
+fi
 busybox=$(command -v busybox || true)
 [[ -n $busybox ]] || setup_fail "no busybox (package busybox-static)"
 if [[ $(ldd "$busybox" 2>&1 || true) != *"not a dynamic executable"* ]]; then
@@ -282,6 +296,7 @@ else
 	else
 		export LD_LIBRARY_PATH=/lib
 		. /ivm/env
+		[ -f /ivm/nics.sh ] && . /ivm/nics.sh
 		for p in $(cat /ivm/programs); do
 			t0=$(up)
 			/ivm/$p $bdf 2>&1
@@ -296,6 +311,28 @@ echo "GUEST: done at $(up)s"
 poweroff -f
 EOF
 chmod +x "$root/init"
+# --nics: the init binds the NICs to vfio-pci before the programs run.
+if [[ -n $nic_model ]]; then
+	nic_device=$([[ $nic_model == e1000 ]] && echo 0x100e || echo 0x10d3)
+	{
+		echo "nic_device=$nic_device"
+		cat <<'EOF'
+nics=
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat $d/vendor)" = 0x8086 ] && [ "$(cat $d/device)" = $nic_device ] || continue
+	nic=${d##*/}
+	echo vfio-pci > $d/driver_override
+	echo $nic > /sys/bus/pci/drivers_probe
+	[ "$(basename "$(readlink $d/driver)")" = vfio-pci ] ||
+		echo "GUEST: SETUP NIC $nic not bound to vfio-pci"
+	echo "GUEST: NIC $nic driver vfio-pci group $(basename "$(readlink $d/iommu_group)")"
+	nics="${nics:+$nics }$nic"
+done
+[ "$(echo $nics | wc -w)" = 2 ] || echo "GUEST: SETUP expected 2 NICs ($nic_device), found: $nics"
+export IVM_VM_NICS="$nics"
+EOF
+	} >"$root/ivm/nics.sh"
+fi
 (cd "$root" && find . | cpio -o -H newc --quiet) >"$run/initramfs.cpio" ||
 	setup_fail "cpio failed"
 log "initramfs: $(du -m "$run/initramfs.cpio" | cut -f1) MiB, programs: $(tr '\n' ' ' <"$root/ivm/programs")"
@@ -305,6 +342,14 @@ serial=$run/serial.log
 trace_args=()
 ((trace)) && trace_args=(-trace "enable=vtd_inv_desc_iotlb*,file=$run/vtd-trace.log")
 append="console=ttyS0 intel_iommu=on panic=-1 quiet $extra_append"
+# --nics: two NICs on QEMU hub 0 (each hub port forwards to the others).
+nic_args=()
+if [[ -n $nic_model ]]; then
+	for i in 0 1; do
+		nic_args+=(-netdev "hubport,id=nic$i,hubid=0"
+			-device "$nic_model,netdev=nic$i,mac=52:54:00:12:34:1$i")
+	done
+fi
 log "booting the guest ($accel, timeout ${timeout_s}s)"
 t_boot=$(date +%s.%N)
 : >"$serial"
@@ -313,7 +358,7 @@ timeout --kill-after=5 "$timeout_s" "$qemu" -accel "$accel" \
 	-device intel-iommu,intremap=on,caching-mode=on -device edu \
 	-kernel "$vmlinuz" -initrd "$run/initramfs.cpio" -append "$append" \
 	-display none -monitor none -serial "file:$serial" -no-reboot \
-	-nodefaults "${trace_args[@]}" >"$run/qemu.err" 2>&1 &
+	-nodefaults "${trace_args[@]}" "${nic_args[@]}" >"$run/qemu.err" 2>&1 &
 qpid=$!
 trap 'kill "$qpid" 2>/dev/null || true; rm -rf "$run"' EXIT
 # Show the report lines as they come.
