@@ -321,6 +321,72 @@ static void pool_map(struct ivm_domain *dom, struct rte_mempool *pool,
 	rte_pktmbuf_free(m);
 }
 
+/*
+ * The transmit pool from external memory (the adapter's third way): the
+ * application's own pages mapped read-only into the domain as one range
+ * (ivm_dpdk_extmem_map, also registered with DPDK and rte_dev_dma_map'ed
+ * for port 0's device), and a packet-mbuf pool populated from them at the
+ * domain's address, so every mbuf is born with iovamap's IOVA.
+ */
+#define EXT_LEN (4u << 20)
+
+static struct rte_mempool *extmem_pool(struct ivm_domain *dom,
+				       const char *device,
+				       struct ivm_dpdk_extmem **ext,
+				       void **mem)
+{
+	*mem = aligned_alloc(4096, EXT_LEN);
+	if (!*mem)
+		return NULL;
+	memset(*mem, 0, EXT_LEN);
+	ivm_status st = ivm_dpdk_extmem_map(dom, *mem, EXT_LEN, 4096,
+					    IVM_PERM_READ, device, ext);
+	vmtest_checkf(st == IVM_STATUS_SUCCESS, GROUP, "extmem_map",
+		      "%s %s", ivm_status_name(st),
+		      st ? ivm_status_detail() : "");
+	if (st != IVM_STATUS_SUCCESS)
+		return NULL;
+
+	unsigned elt = sizeof(struct rte_mbuf) + RTE_MBUF_DEFAULT_BUF_SIZE;
+	struct rte_mempool *mp = rte_mempool_create_empty(
+		"vm_e1000_tx", NB_MBUF, elt, 0,
+		sizeof(struct rte_pktmbuf_pool_private), rte_socket_id(), 0);
+	if (!mp)
+		return NULL;
+	int r = rte_mempool_set_ops_byname(mp, "ring_mp_mc", NULL);
+	if (r == 0) {
+		rte_pktmbuf_pool_init(mp, NULL);
+		r = rte_mempool_populate_iova(mp, *mem, ivm_dpdk_extmem_iova(*ext),
+					      EXT_LEN, NULL, NULL);
+	}
+	if (r < 0 || mp->populated_size != NB_MBUF) {
+		vmtest_info("extmem pool: populate %d (%s), %u of %u objects", r,
+			    r < 0 ? rte_strerror(-r) : "", mp->populated_size,
+			    NB_MBUF);
+		rte_mempool_free(mp);
+		return NULL;
+	}
+	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	uint64_t pa = 0;
+	uint32_t perm = 0;
+	st = m ? ivm_translate(dom, rte_mbuf_data_iova(m), &pa, &perm)
+	       : IVM_STATUS_INSUFFICIENT_RESOURCES;
+	vmtest_checkf(m && st == IVM_STATUS_SUCCESS && perm == IVM_PERM_READ &&
+			      rte_mbuf_data_iova(m) -
+					      ivm_dpdk_extmem_iova(*ext) <
+				      EXT_LEN,
+		      GROUP, "extmem_mbuf_iova",
+		      "extmem at 0x%" PRIx64 ", mbuf data iova 0x%" PRIx64
+		      ", translate %s, read-only %s",
+		      (uint64_t)ivm_dpdk_extmem_iova(*ext),
+		      m ? (uint64_t)rte_mbuf_data_iova(m) : 0,
+		      ivm_status_name(st), perm == IVM_PERM_READ ? "yes" : "no");
+	rte_pktmbuf_free(m);
+	return mp;
+}
+
 /* DMAR faults the guest kernel logged so far (busybox dmesg). */
 static int dmar_faults(void)
 {
@@ -366,7 +432,11 @@ static struct ivm_domain *make_domain(void)
 int main(int argc, char **argv)
 {
 	const char *mode = getenv("VM_E1000_MODE");
-	bool use_iovamap = !mode || strcmp(mode, "dpdk") != 0;
+	mode = mode && *mode ? mode : "iovamap";
+	bool owned = strcmp(mode, "iovamap") == 0; /* the domain owns the NICs */
+	bool extmem = strcmp(mode, "extmem") == 0;
+	if (!owned && !extmem && strcmp(mode, "dpdk") != 0)
+		vmtest_fatal("VM_E1000_MODE=%s: dpdk, iovamap or extmem", mode);
 	const char *nics_env = getenv("IVM_VM_NICS");
 	char nic[2][32];
 	uint32_t frames = (uint32_t)env_u64("VM_E1000_FRAMES", 64);
@@ -377,8 +447,7 @@ int main(int argc, char **argv)
 	    sscanf(nics_env, "%31s %31s", nic[0], nic[1]) != 2)
 		vmtest_fatal("usage: IVM_VM_NICS=\"BDF0 BDF1\" %s EDU_BDF "
 			     "(run-vm.sh --nics e1000)", argv[0]);
-	vmtest_info("mode %s, NICs %s %s", use_iovamap ? "iovamap" : "dpdk",
-		    nic[0], nic[1]);
+	vmtest_info("mode %s, NICs %s %s", mode, nic[0], nic[1]);
 
 	/* EAL: 4 KiB pages (no hugetlbfs in the guest), so IOVA as VA.  In
 	 * iovamap mode only edu is allowed at start-up, which no DPDK driver
@@ -395,8 +464,8 @@ int main(int argc, char **argv)
 	eal[n++] = "--no-telemetry";
 	eal[n++] = "--log-level=lib.eal:notice";
 	eal[n++] = "-a";
-	eal[n++] = use_iovamap ? argv[1] : nic[0];
-	if (!use_iovamap) {
+	eal[n++] = owned ? argv[1] : nic[0];
+	if (!owned) {
 		eal[n++] = "-a";
 		eal[n++] = nic[1];
 	}
@@ -409,10 +478,12 @@ int main(int argc, char **argv)
 
 	int faults_before = dmar_faults();
 	struct ivm_domain *dom = NULL;
-	if (use_iovamap) {
+	if (owned || extmem) {
 		dom = make_domain();
 		if (!dom)
 			vmtest_fatal("no domain");
+	}
+	if (owned) {
 		for (int i = 0; i < 2; i++) {
 			struct ivm_vfio_device dev;
 			ivm_status st = ivm_domain_attach_device(dom, nic[i], &dev);
@@ -453,7 +524,10 @@ int main(int argc, char **argv)
 			vmtest_fatal("port %u", p);
 
 	struct ivm_dpdk_pool *mapped_pool = NULL;
-	if (use_iovamap) {
+	struct ivm_dpdk_extmem *ext = NULL;
+	void *ext_mem = NULL;
+	struct rte_mempool *tx_pool = pool;
+	if (owned) {
 		/* VM_E1000_UNMAPPED=rings|pool leaves that out of the
 		 * domain: the negative control (the NICs' DMA then faults). */
 		const char *unmapped = getenv("VM_E1000_UNMAPPED");
@@ -471,6 +545,17 @@ int main(int argc, char **argv)
 		else
 			pool_map(dom, pool, &mapped_pool);
 	}
+	if (owned || extmem) {
+		/* The device name makes the adapter rte_dev_dma_map the memory,
+		 * which DPDK 22.11 does in its default container: right for
+		 * NICs DPDK probed itself (extmem), refused (ENODEV, the
+		 * default container has no IOMMU) for NICs the domain owns,
+		 * whose DMA the domain's own mapping serves. */
+		tx_pool = extmem_pool(dom, extmem ? nic[0] : NULL, &ext,
+				      &ext_mem);
+		if (!tx_pool)
+			vmtest_fatal("no transmit pool from external memory");
+	}
 
 	for (uint16_t p = 0; p < 2; p++) {
 		int r = rte_eth_dev_start(p);
@@ -485,13 +570,13 @@ int main(int argc, char **argv)
 
 	uint32_t bad;
 	uint64_t ns;
-	uint32_t got = transfer(0, 1, pool, frames, true, 20, &bad, &ns);
+	uint32_t got = transfer(0, 1, tx_pool, frames, true, 20, &bad, &ns);
 	vmtest_checkf(got == frames && bad == 0, GROUP, "frames_intact",
 		      "%u of %u frames arrived, %u differed, in %.3f s", got,
 		      frames, bad, ns / 1e9);
 
 	if (rate_frames > 0) {
-		got = transfer(0, 1, pool, rate_frames, false, 30, &bad, &ns);
+		got = transfer(0, 1, tx_pool, rate_frames, false, 30, &bad, &ns);
 		vmtest_checkf(got == rate_frames, GROUP, "rate_run",
 			      "%u of %u frames in %.3f s: %.0f frames/s "
 			      "(guest clock, TCG)", got, rate_frames, ns / 1e9,
@@ -516,14 +601,18 @@ int main(int argc, char **argv)
 		rte_eth_dev_close(p);
 	}
 	ivm_dpdk_pool_unmap(&mapped_pool);
-	if (use_iovamap) {
+	if (tx_pool != pool)
+		rte_mempool_free(tx_pool);
+	ivm_dpdk_extmem_unmap(&ext);
+	free(ext_mem);
+	if (owned) {
 		/* DPDK lets go of its device fds first; the domain then
 		 * closes its own and unbinds the groups. */
 		for (int i = 0; i < 2; i++) {
 			int r = rte_eal_hotplug_remove("pci", nic[i]);
 			vmtest_checkf(r == 0, GROUP, "remove", "%s: %d", nic[i], r);
 		}
-		ivm_domain_destroy(&dom);
 	}
+	ivm_domain_destroy(&dom);
 	return vmtest_result();
 }
