@@ -7,19 +7,26 @@
  * IVM_VM_NICS="BDF0 BDF1".
  *
  * VM_E1000_MODE selects who owns the NICs' DMA:
- *  - "dpdk": plain DPDK, the reference: the EAL probes both NICs into its
- *    default VFIO container and maps all of its memory there (IOVA = VA).
- *  - "iovamap" (default): an iovamap VFIO domain owns both NICs.  The EAL
- *    starts without them (only edu on its allow list, which no driver
- *    claims); the domain attaches both (ivm_domain_attach_device binds their
- *    groups to the domain's container), and only then DPDK probes them
- *    (rte_dev_probe), so DPDK finds the groups in the domain's container
- *    and never maps anything for them.  The domain maps the descriptor
- *    rings (DPDK memzones "eth_p*") at their DPDK IOVAs, and the mbuf pool
- *    at addresses its allocator picks (ivm_dpdk_pool_map); nothing else of
- *    the process is reachable by the NICs.  VM_E1000_UNMAPPED=rings|pool
- *    leaves one of them out: the negative control (frames are lost or
- *    arrive as zeros, the guest logs DMAR faults).
+ *  - "iovamap" (default, the meson test): an iovamap VFIO domain owns both
+ *    NICs.  The EAL starts without them (only edu on its allow list, which
+ *    no driver claims); the domain attaches both (ivm_domain_attach_device
+ *    binds their groups to the domain's container), and only then DPDK
+ *    probes them (rte_dev_probe): DPDK finds the groups in the domain's
+ *    container and maps nothing there.  The domain maps the descriptor
+ *    rings (DPDK memzones "eth_p*") at their DPDK IOVAs, the receive pool
+ *    at addresses its allocator picks (ivm_dpdk_pool_map, read and write),
+ *    and the transmit pool, made from the program's own memory, read-only
+ *    (ivm_dpdk_extmem_map without a device); nothing else of the process
+ *    is reachable by the NICs.  VM_E1000_UNMAPPED=rings|pool leaves the
+ *    rings or the receive pool out: the negative control (no frame moves,
+ *    or frames arrive as zeros; the guest logs DMAR faults).
+ *  - "extmem": DPDK probes both NICs into its default container as usual;
+ *    a domain without devices only hands out the transmit pool's addresses,
+ *    and ivm_dpdk_extmem_map with port 0's device name maps that memory
+ *    into DPDK's container at them (rte_dev_dma_map).  The receive pool is
+ *    DPDK's.
+ *  - "dpdk": plain DPDK, the reference: both NICs in DPDK's default
+ *    container, all of DPDK's memory mapped there (IOVA = VA), one pool.
  *
  * Checks: both ports probe and their link comes up; VM_E1000_FRAMES
  * (default 64) frames with a known payload sent on port 0 all arrive on
