@@ -27,6 +27,8 @@
  *    DPDK's.
  *  - "dpdk": plain DPDK, the reference: both NICs in DPDK's default
  *    container, all of DPDK's memory mapped there (IOVA = VA), one pool.
+ * VM_E1000_TX_POOL=shared transmits from the receive pool too (no
+ * external memory), as the "dpdk" mode always does.
  *
  * Checks: both ports probe and their link comes up; VM_E1000_FRAMES
  * (default 64) frames with a known payload sent on port 0 all arrive on
@@ -552,7 +554,9 @@ int main(int argc, char **argv)
 		else
 			pool_map(dom, pool, &mapped_pool);
 	}
-	if (owned || extmem) {
+	const char *tx_env = getenv("VM_E1000_TX_POOL");
+	bool tx_shared = tx_env && strcmp(tx_env, "shared") == 0;
+	if ((owned || extmem) && !tx_shared) {
 		/* The device name makes the adapter rte_dev_dma_map the memory,
 		 * which DPDK 22.11 does in its default container: right for
 		 * NICs DPDK probed itself (extmem), refused (ENODEV, the
