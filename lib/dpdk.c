@@ -380,6 +380,8 @@ static ivm_status dpdk_refused(const char *call, const char *what)
 	ivm_set_status_detail("%s(%s): %s", call, what, rte_strerror(err));
 	switch (err) {
 	case ENOTSUP:
+	case ENODEV: /* the bus's VFIO container has no IOMMU: the device is
+		      * attached to an iovamap VFIO domain, not to DPDK's */
 		return IVM_STATUS_NOT_SUPPORTED;
 	case ENOMEM:
 	case ENOSPC:

@@ -35,6 +35,14 @@
  *
  * DPDK's EAL must be initialised (rte_eal_init) before any call here.
  *
+ * Logical address 0 is an address like any other for the allocator; a
+ * device or firmware that takes IOVA 0 for "none" needs page 0 kept out
+ * with a reserved region (struct ivm_reserved_region) at domain creation.
+ * A PMD on a device attached to an iovamap VFIO domain also maps what DPDK
+ * allocates for the device itself (descriptor rings: their memzones, at
+ * their DPDK IOVAs with an explicit logical address) before starting the
+ * port; tests/vm/vm_e1000.c does it for DPDK's e1000 PMD.
+ *
  * Threads and RCU: the calls follow iovamap/domain.h's table.  Pool map
  * and unmap, and the external-memory calls, run on a control thread while
  * no lcore uses the pool.  ivm_dpdk_seg_map/unmap and ivm_dpdk_pool_iova
@@ -218,7 +226,10 @@ struct ivm_dpdk_extmem;
  * sizes, permissions, no such device, memory DPDK already knows: its own
  * heap or memory registered before);
  * IVM_STATUS_NOT_SUPPORTED (the device's bus cannot map DMA for it: a PCI
- * device not bound to VFIO); any status of ivm_map_logical_range_ex.
+ * device not bound to VFIO, or one attached to an iovamap VFIO domain,
+ * whose group is not in DPDK's container: pass NULL for such a device,
+ * the domain's mapping already reaches it); any status of
+ * ivm_map_logical_range_ex.
  * ivm_status_detail() names the DPDK call that refused.  On failure
  * nothing stays mapped or registered.
  *
