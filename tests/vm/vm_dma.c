@@ -96,14 +96,6 @@ static bool pattern_is(const uint8_t *p, unsigned seed)
 	return true;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 /* --- iovamap helpers ---------------------------------------------------------- */
 
 static ivm_status map_page(struct ivm_domain *d, uint32_t perm, void *va,

@@ -120,14 +120,6 @@ static bool pattern_is(const uint8_t *p, size_t n, unsigned seed)
 	return true;
 }
 
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 static bool check_status(const char *group, const char *name, ivm_status got,
 			 ivm_status want)
 {
@@ -325,6 +317,31 @@ static void free_piece(struct rte_mempool_memhdr *memhdr, void *opaque)
 	rte_free(opaque);
 }
 
+/* An empty packet-mbuf pool of n mbufs of DATA_ROOM bytes, objects
+ * allowed to cross pages (RTE_MEMPOOL_F_NO_IOVA_CONTIG), with DPDK's best
+ * ring ops: the caller populates it, then runs rte_pktmbuf_init on it. */
+static struct rte_mempool *empty_mbuf_pool(const char *name, unsigned n)
+{
+	const uint32_t elt = (uint32_t)sizeof(struct rte_mbuf) + DATA_ROOM;
+	struct rte_pktmbuf_pool_private priv = {
+		.mbuf_data_room_size = DATA_ROOM,
+		.mbuf_priv_size = 0,
+	};
+	struct rte_mempool *mp;
+
+	mp = rte_mempool_create_empty(name, n, elt, 0, sizeof(priv),
+				      SOCKET_ID_ANY,
+				      RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+	if (!mp)
+		vmtest_fatal("rte_mempool_create_empty(%s): %s", name,
+			     rte_strerror(rte_errno));
+	if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL))
+		vmtest_fatal("%s: rte_mempool_set_ops_byname(%s) failed", name,
+			     rte_mbuf_best_mempool_ops());
+	rte_pktmbuf_pool_init(mp, &priv);
+	return mp;
+}
+
 /*
  * A packet-mbuf pool populated from @pieces separate rte_malloc pieces of
  * @per mbufs each (rte_mempool_populate_virt), so that it has a chunk per
@@ -341,22 +358,9 @@ static struct rte_mempool *make_split_pool(const char *name, unsigned pieces,
 	const unsigned n = pieces * per;
 	const uint32_t elt = (uint32_t)sizeof(struct rte_mbuf) + DATA_ROOM;
 	const unsigned flags = RTE_MEMPOOL_F_NO_IOVA_CONTIG;
-	struct rte_pktmbuf_pool_private priv = {
-		.mbuf_data_room_size = DATA_ROOM,
-		.mbuf_priv_size = 0,
-	};
-	struct rte_mempool *mp;
+	struct rte_mempool *mp = empty_mbuf_pool(name, n);
 	size_t piece;
 
-	mp = rte_mempool_create_empty(name, n, elt, 0, sizeof(priv),
-				      SOCKET_ID_ANY, flags);
-	if (!mp)
-		vmtest_fatal("rte_mempool_create_empty(%s): %s", name,
-			     rte_strerror(rte_errno));
-	if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL))
-		vmtest_fatal("%s: rte_mempool_set_ops_byname(%s) failed", name,
-			     rte_mbuf_best_mempool_ops());
-	rte_pktmbuf_pool_init(mp, &priv);
 	/* Room for per objects and their alignment, whole pages. */
 	piece = RTE_ALIGN_CEIL((size_t)rte_mempool_calc_obj_size(elt, flags, NULL) *
 			       (per + 1), PAGE);
@@ -769,21 +773,9 @@ static struct rte_mempool *make_ext_pool(const char *name, void *va,
 	/* One object less than fits: the first is aligned. */
 	const unsigned n = (unsigned)(len / rte_mempool_calc_obj_size(
 		elt, RTE_MEMPOOL_F_NO_IOVA_CONTIG, NULL)) - 1u;
-	struct rte_pktmbuf_pool_private priv = {
-		.mbuf_data_room_size = DATA_ROOM,
-		.mbuf_priv_size = 0,
-	};
-	struct rte_mempool *mp;
+	struct rte_mempool *mp = empty_mbuf_pool(name, n);
 	int added;
 
-	mp = rte_mempool_create_empty(name, n, elt, 0, sizeof(priv),
-				      SOCKET_ID_ANY, RTE_MEMPOOL_F_NO_IOVA_CONTIG);
-	if (!mp)
-		vmtest_fatal("rte_mempool_create_empty(%s): %s", name,
-			     rte_strerror(rte_errno));
-	if (rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL))
-		vmtest_fatal("%s: rte_mempool_set_ops_byname failed", name);
-	rte_pktmbuf_pool_init(mp, &priv);
 	added = rte_mempool_populate_iova(mp, va, iova, len, NULL, NULL);
 	if (added <= 0)
 		vmtest_fatal("%s: rte_mempool_populate_iova: %d (%u objects)", name,

@@ -107,4 +107,13 @@ static inline uint64_t vmtest_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* True when the n bytes at p are all zero (a blocked DMA left them). */
+static inline bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 #endif /* IVM_TESTS_VM_VMTEST_H */
