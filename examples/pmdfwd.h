@@ -18,7 +18,7 @@
  *      With one, two models of the IOMMU:
  *        PMDFWD_DEV_HW  a hardware IOMMU: the walk happens in the IOMMU,
  *                       not on the CPU, so the model charges nothing for
- *                       it; it checks one descriptor in 64 through the
+ *                       it; it checks one descriptor in 1024 through the
  *                       domain (ivm_translate) to prove the address right
  *        PMDFWD_DEV_SW  a software device (the software IOMMU model, a
  *                       vhost-style consumer): every descriptor address is
