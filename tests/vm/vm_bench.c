@@ -257,7 +257,6 @@ static double median_of(const struct result *rs, unsigned rounds,
 
 int main(int argc, char **argv)
 {
-	static char found[64];
 	const char *env_n = getenv("IVM_BENCH_N");
 	const char *env_rounds = getenv("IVM_BENCH_ROUNDS");
 	unsigned n = env_n ? (unsigned)strtoul(env_n, NULL, 0) : 1000;
@@ -274,13 +273,7 @@ int main(int argc, char **argv)
 	uint64_t *lat;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc > 1) {
-		bdf = argv[1];
-	} else {
-		if (edu_find(found, sizeof(found)))
-			vmtest_fatal("no edu device (1234:11e8)");
-		bdf = found;
-	}
+	bdf = vm_edu_bdf(argc, argv);
 	if (n < 2 || n > 16384)
 		vmtest_fatal("IVM_BENCH_N=%u: want 2..16384", n);
 	if (rounds < 1 || rounds > MAX_ROUNDS)

@@ -109,16 +109,6 @@ static ivm_status map_page(struct ivm_domain *d, uint32_t perm, void *va,
 
 #define RW (IVM_PERM_READ | IVM_PERM_WRITE)
 
-static bool check_status(const char *group, const char *name, ivm_status got,
-			 ivm_status want)
-{
-	if (got == want)
-		return vmtest_checkf(true, group, name, "%s", ivm_status_name(got));
-	return vmtest_checkf(false, group, name, "got %s, want %s (detail: %s)",
-			     ivm_status_name(got), ivm_status_name(want),
-			     ivm_status_detail());
-}
-
 /* A DMA that must complete (blocked or not); a wedged engine is fatal. */
 static void dma_read(struct edu *edu, ivm_la la)
 {
@@ -172,7 +162,7 @@ static void test_dma(const char *group, enum ivm_vfio_map_path path)
 	uint64_t t0 = vmtest_now_ns();
 
 	st = vm_make_domain(path, IVM_FLUSH_LAZY, &d);
-	if (!check_status(group, "domain_create", st, IVM_STATUS_SUCCESS))
+	if (!vm_check_status(group, "domain_create", st, IVM_STATUS_SUCCESS))
 		return;
 	vmtest_info("%s: domain created in %llu ms (the first one starts "
 		    "DPDK's EAL)", group,
@@ -181,16 +171,16 @@ static void test_dma(const char *group, enum ivm_vfio_map_path path)
 	/* 1. map before attach, attach errors */
 	pattern_fill(src, 1);
 	st = map_page(d, RW, src, NULL, &la_src);
-	if (!check_status(group, "map_before_attach", st, IVM_STATUS_SUCCESS))
+	if (!vm_check_status(group, "map_before_attach", st, IVM_STATUS_SUCCESS))
 		goto out_destroy;
-	check_status(group, "attach_malformed_address",
-		     ivm_domain_attach_device(d, "not-a-pci-address", &dev),
-		     IVM_STATUS_INVALID_PARAMETER_2);
-	check_status(group, "attach_no_such_device",
-		     ivm_domain_attach_device(d, "0000:00:1f.7", &dev),
-		     IVM_STATUS_NOT_SUPPORTED);
+	vm_check_status(group, "attach_malformed_address",
+			ivm_domain_attach_device(d, "not-a-pci-address", &dev),
+			IVM_STATUS_INVALID_PARAMETER_2);
+	vm_check_status(group, "attach_no_such_device",
+			ivm_domain_attach_device(d, "0000:00:1f.7", &dev),
+			IVM_STATUS_NOT_SUPPORTED);
 	st = ivm_domain_attach_device(d, bdf, &dev);
-	if (!check_status(group, "attach", st, IVM_STATUS_SUCCESS))
+	if (!vm_check_status(group, "attach", st, IVM_STATUS_SUCCESS))
 		goto out_destroy;
 	if (edu_open(&edu, dev.fd, err, sizeof(err)))
 		vmtest_fatal("%s: edu_open: %s", group, err);
@@ -199,14 +189,14 @@ static void test_dma(const char *group, enum ivm_vfio_map_path path)
 	{
 		struct ivm_vfio_device again;
 
-		check_status(group, "attach_twice_in_use",
-			     ivm_domain_attach_device(d, bdf, &again),
-			     IVM_STATUS_IN_USE);
+		vm_check_status(group, "attach_twice_in_use",
+				ivm_domain_attach_device(d, bdf, &again),
+				IVM_STATUS_IN_USE);
 	}
 
 	/* 2. src (mapped before attach) -> device -> tgt (allocator IOVA) */
 	st = map_page(d, RW, tgt, NULL, &la_tgt);
-	if (!check_status(group, "map_allocated", st, IVM_STATUS_SUCCESS))
+	if (!vm_check_status(group, "map_allocated", st, IVM_STATUS_SUCCESS))
 		goto out_detach;
 	dma_read(&edu, la_src);
 	dma_write(&edu, la_tgt);
@@ -215,7 +205,7 @@ static void test_dma(const char *group, enum ivm_vfio_map_path path)
 	vmtest_checkf(pattern_is(tgt, 1), group, "dma_lands_at_allocated_iova",
 		      "tgt at 0x%llx", (unsigned long long)la_tgt);
 	st = map_page(d, RW, exp, &la_exp, &la_got);
-	if (check_status(group, "map_explicit", st, IVM_STATUS_SUCCESS) &&
+	if (vm_check_status(group, "map_explicit", st, IVM_STATUS_SUCCESS) &&
 	    vmtest_checkf(la_got == la_exp, group, "map_explicit_address",
 			  "0x%llx", (unsigned long long)la_got)) {
 		dma_write(&edu, la_exp);
@@ -227,21 +217,21 @@ static void test_dma(const char *group, enum ivm_vfio_map_path path)
 	/* 3. read-only mapping: the device buffer holds pattern 1 */
 	pattern_fill(ro, 2);
 	st = map_page(d, IVM_PERM_READ, ro, NULL, &la_ro);
-	if (check_status(group, "map_read_only", st, IVM_STATUS_SUCCESS)) {
+	if (vm_check_status(group, "map_read_only", st, IVM_STATUS_SUCCESS)) {
 		dma_write(&edu, la_ro);
 		vmtest_check(pattern_is(ro, 2), group, "read_only_write_blocked");
 		dma_read(&edu, la_ro);
 		dma_write(&edu, la_tgt);
 		vmtest_check(pattern_is(tgt, 2), group, "read_only_readable");
-		check_status(group, "unmap_read_only",
-			     ivm_unmap_logical_range(d, la_ro, 1),
-			     IVM_STATUS_SUCCESS);
+		vm_check_status(group, "unmap_read_only",
+				ivm_unmap_logical_range(d, la_ro, 1),
+				IVM_STATUS_SUCCESS);
 	}
 
 	/* 4. unmap + flush: blocked; the device buffer holds pattern 2 */
 	st = ivm_unmap_logical_range(d, la_tgt, 1);
-	check_status(group, "unmap_lazy", st, IVM_STATUS_SUCCESS);
-	check_status(group, "flush_domain", ivm_flush_domain(d), IVM_STATUS_SUCCESS);
+	vm_check_status(group, "unmap_lazy", st, IVM_STATUS_SUCCESS);
+	vm_check_status(group, "flush_domain", ivm_flush_domain(d), IVM_STATUS_SUCCESS);
 	memset(tgt, 0, PAGE);
 	dma_write(&edu, la_tgt);
 	vmtest_check(all_zero(tgt, PAGE), group, "unmapped_write_blocked");
@@ -251,12 +241,12 @@ static void test_dma(const char *group, enum ivm_vfio_map_path path)
 
 	/* explicit unmap is strict; remap the IOVA to a new buffer */
 	dma_read(&edu, la_src);          /* device buffer: pattern 1 again */
-	check_status(group, "unmap_explicit",
-		     ivm_unmap_logical_range(d, la_exp, 1), IVM_STATUS_SUCCESS);
+	vm_check_status(group, "unmap_explicit",
+			ivm_unmap_logical_range(d, la_exp, 1), IVM_STATUS_SUCCESS);
 	dma_write(&edu, la_exp);
 	vmtest_check(all_zero(exp, PAGE), group, "explicit_unmap_strict_blocked");
 	st = map_page(d, RW, renew, &la_exp, &la_renew);
-	if (check_status(group, "remap_explicit", st, IVM_STATUS_SUCCESS)) {
+	if (vm_check_status(group, "remap_explicit", st, IVM_STATUS_SUCCESS)) {
 		dma_write(&edu, la_exp);
 		vmtest_check(pattern_is(renew, 1), group, "remapped_iova_reaches_new_buffer");
 		vmtest_check(all_zero(exp, PAGE), group, "remapped_old_buffer_untouched");
@@ -287,7 +277,7 @@ static void test_dma(const char *group, enum ivm_vfio_map_path path)
 					break;
 			}
 		}
-		if (check_status(group, "lazy_map_unmap_loop", st, IVM_STATUS_SUCCESS) &&
+		if (vm_check_status(group, "lazy_map_unmap_loop", st, IVM_STATUS_SUCCESS) &&
 		    vmtest_checkf(reused >= 0, group, "lazy_iova_reused",
 				  "round %d reused 0x%llx of round %d", reused,
 				  reused >= 0 ? (unsigned long long)las[reused] : 0ull,
@@ -314,10 +304,10 @@ out_detach:
 	vmtest_info("%s: %llu DMAs", group, (unsigned long long)edu.dma_count);
 	edu_set_bus_master(&edu, false);
 	edu_close(&edu);
-	check_status(group, "detach", ivm_domain_detach_device(d, bdf),
-		     IVM_STATUS_SUCCESS);
-	check_status(group, "detach_again",
-		     ivm_domain_detach_device(d, bdf), IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "detach", ivm_domain_detach_device(d, bdf),
+			IVM_STATUS_SUCCESS);
+	vm_check_status(group, "detach_again",
+			ivm_domain_detach_device(d, bdf), IVM_STATUS_INVALID_PARAMETER);
 out_destroy:
 	ivm_domain_destroy(&d);
 	munmap(src, PAGE);
@@ -405,7 +395,7 @@ static void test_limit(const char *group, enum ivm_vfio_map_path path)
 			goto out;
 	}
 	st = vm_make_domain(path, IVM_FLUSH_STRICT, &d);
-	if (check_status(group, "limit_domain_create", st, IVM_STATUS_SUCCESS))
+	if (vm_check_status(group, "limit_domain_create", st, IVM_STATUS_SUCCESS))
 		st = ivm_domain_attach_device(d, bdf, &dev);
 	if (direct) {
 		unsigned now = 0;
@@ -415,7 +405,7 @@ static void test_limit(const char *group, enum ivm_vfio_map_path path)
 			      now == saved_limit, group,
 			      "restore_dma_entry_limit", "%u", saved_limit);
 	}
-	if (!d || !check_status(group, "limit_attach", st, IVM_STATUS_SUCCESS))
+	if (!d || !vm_check_status(group, "limit_attach", st, IVM_STATUS_SUCCESS))
 		goto out;
 
 	n = map_until_failure(d, pool, max, las, &failure, detail, sizeof(detail));
@@ -449,7 +439,7 @@ static void test_limit(const char *group, enum ivm_vfio_map_path path)
 		if (st == IVM_STATUS_SUCCESS)
 			st = map_page(d, RW, pool + (size_t)(n - 1) * 2 * PAGE,
 				      NULL, &la);
-		check_status(group, "limit_map_after_unmap", st, IVM_STATUS_SUCCESS);
+		vm_check_status(group, "limit_map_after_unmap", st, IVM_STATUS_SUCCESS);
 		if (st == IVM_STATUS_SUCCESS)
 			las[n - 1] = la;
 	}
@@ -467,11 +457,11 @@ static void test_limit(const char *group, enum ivm_vfio_map_path path)
 	st = vm_make_domain(path, IVM_FLUSH_STRICT, &d);
 	if (st == IVM_STATUS_SUCCESS)
 		st = ivm_domain_attach_device(d, bdf, &dev);
-	check_status(group, "attach_after_destroy_with_device", st,
-		     IVM_STATUS_SUCCESS);
+	vm_check_status(group, "attach_after_destroy_with_device", st,
+			IVM_STATUS_SUCCESS);
 	if (st == IVM_STATUS_SUCCESS)
-		check_status(group, "detach_after_destroy_with_device",
-			     ivm_domain_detach_device(d, bdf), IVM_STATUS_SUCCESS);
+		vm_check_status(group, "detach_after_destroy_with_device",
+				ivm_domain_detach_device(d, bdf), IVM_STATUS_SUCCESS);
 out:
 	ivm_domain_destroy(&d);
 	free(las);
@@ -530,10 +520,10 @@ static void test_threads(const char *group, enum ivm_vfio_map_path path)
 	uint8_t *pages = pages_alloc((size_t)RACE_THREADS * RACE_LIVE);
 
 	ivm_status st = vm_make_domain(path, IVM_FLUSH_LAZY, &d);
-	if (!check_status(group, "race_domain_create", st, IVM_STATUS_SUCCESS))
+	if (!vm_check_status(group, "race_domain_create", st, IVM_STATUS_SUCCESS))
 		return;
 	st = ivm_domain_attach_device(d, bdf, &dev);
-	if (check_status(group, "race_attach", st, IVM_STATUS_SUCCESS)) {
+	if (vm_check_status(group, "race_attach", st, IVM_STATUS_SUCCESS)) {
 		int failures = 0;
 		for (int t = 0; t < RACE_THREADS; t++) {
 			args[t] = (struct race_arg){
@@ -574,18 +564,11 @@ static void test_threads(const char *group, enum ivm_vfio_map_path path)
 
 int main(int argc, char **argv)
 {
-	static char found[64];
 	const char *paths = getenv("VM_DMA_PATHS");
 	char list[64];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc > 1) {
-		bdf = argv[1];
-	} else {
-		if (edu_find(found, sizeof(found)))
-			vmtest_fatal("no edu device (1234:11e8)");
-		bdf = found;
-	}
+	bdf = vm_edu_bdf(argc, argv);
 	snprintf(list, sizeof(list), "%s", paths ? paths : "direct dpdk");
 	for (char *save, *p = strtok_r(list, " ,", &save); p;
 	     p = strtok_r(NULL, " ,", &save)) {

@@ -120,17 +120,6 @@ static bool pattern_is(const uint8_t *p, size_t n, unsigned seed)
 	return true;
 }
 
-static bool check_status(const char *group, const char *name, ivm_status got,
-			 ivm_status want)
-{
-	if (got == want)
-		return vmtest_checkf(true, group, name, "%s", ivm_status_name(got));
-	/* A success leaves the detail of some earlier failure. */
-	return vmtest_checkf(false, group, name, "got %s, want %s (detail: %s)",
-			     ivm_status_name(got), ivm_status_name(want),
-			     got == IVM_STATUS_SUCCESS ? "-" : ivm_status_detail());
-}
-
 /* A DMA that must complete (blocked or not); a wedged engine is fatal. */
 static void dma_read(struct edu *edu, uint64_t iova, uint32_t len)
 {
@@ -555,7 +544,7 @@ static struct ivm_dpdk_pool *pool_map_and_dma(const char *group,
 
 	st = ivm_dpdk_pool_map(d, s->mp, RW, &pool);
 	snprintf(name, sizeof(name), "%s_pool_map", label);
-	if (!check_status(group, name, st, IVM_STATUS_SUCCESS))
+	if (!vm_check_status(group, name, st, IVM_STATUS_SUCCESS))
 		return NULL;
 	st = ivm_dpdk_pool_info(pool, &info);
 	snprintf(name, sizeof(name), "%s_pool_info", label);
@@ -646,8 +635,8 @@ static void pool_unmap_check(const char *group, const char *label,
 		return;
 	/* The device buffer holds a pattern: write it to the old address. */
 	if (lazy)
-		check_status(group, "flush_domain", ivm_flush_domain(d),
-			     IVM_STATUS_SUCCESS);
+		vm_check_status(group, "flush_domain", ivm_flush_domain(d),
+				IVM_STATUS_SUCCESS);
 	memset(rte_pktmbuf_mtod(m, void *), 0, DATA_LEN);
 	dma_write(edu, old_data, DATA_LEN);
 	snprintf(name, sizeof(name), "%s_pool_unmap_dma_blocked", label);
@@ -686,7 +675,7 @@ static void test_seg(const char *group, struct ivm_domain *d, struct edu *edu,
 	data = rte_pktmbuf_mtod(m, uint8_t *);
 
 	st = ivm_dpdk_seg_map(d, m, RW, &iova);
-	if (!check_status(group, "seg_map", st, IVM_STATUS_SUCCESS))
+	if (!vm_check_status(group, "seg_map", st, IVM_STATUS_SUCCESS))
 		goto out;
 	vmtest_checkf(iova + DATA_LEN <= EDU_IOVA_LIMIT &&
 		      iova % PAGE == (uintptr_t)data % PAGE &&
@@ -711,19 +700,19 @@ static void test_seg(const char *group, struct ivm_domain *d, struct edu *edu,
 		     "seg_device_writes_segment");
 
 	/* A wrong address is refused and the mapping stays. */
-	check_status(group, "seg_unmap_wrong_iova",
-		     ivm_dpdk_seg_unmap(d, m, iova + PAGE), IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "seg_unmap_wrong_iova",
+			ivm_dpdk_seg_unmap(d, m, iova + PAGE), IVM_STATUS_INVALID_PARAMETER);
 	vmtest_check(translates_to(d, iova, data, RW), group,
 		     "seg_unmap_wrong_iova_changed_nothing");
-	check_status(group, "seg_unmap", ivm_dpdk_seg_unmap(d, m, iova),
-		     IVM_STATUS_SUCCESS);
+	vm_check_status(group, "seg_unmap", ivm_dpdk_seg_unmap(d, m, iova),
+			IVM_STATUS_SUCCESS);
 	vmtest_checkf(is_unmapped(d, iova) && is_unmapped(d, iova + DATA_LEN - 1) &&
 		      domain_mappings(d) == before, group, "seg_unmap_gone",
 		      "%llu mappings", (unsigned long long)domain_mappings(d));
 	/* Lazy: blocked once flushed.  Strict: blocked at once. */
 	if (lazy)
-		check_status(group, "flush_domain", ivm_flush_domain(d),
-			     IVM_STATUS_SUCCESS);
+		vm_check_status(group, "flush_domain", ivm_flush_domain(d),
+				IVM_STATUS_SUCCESS);
 	memset(data, 0, DATA_LEN);
 	dma_write(edu, iova, DATA_LEN);
 	vmtest_checkf(all_zero(data, DATA_LEN), group, "seg_unmapped_dma_blocked",
@@ -733,15 +722,15 @@ static void test_seg(const char *group, struct ivm_domain *d, struct edu *edu,
 	/* A read-only segment: the device cannot write it. */
 	memset(rte_pktmbuf_mtod(ro, void *), 0, DATA_LEN);
 	st = ivm_dpdk_seg_map(d, ro, IVM_PERM_READ, &ro_iova);
-	if (check_status(group, "seg_map_read_only", st, IVM_STATUS_SUCCESS)) {
+	if (vm_check_status(group, "seg_map_read_only", st, IVM_STATUS_SUCCESS)) {
 		vmtest_check(translates_to(d, ro_iova, rte_pktmbuf_mtod(ro, void *),
 					   IVM_PERM_READ), group,
 			     "seg_map_read_only_translates");
 		dma_write(edu, ro_iova, DATA_LEN);
 		vmtest_check(all_zero(rte_pktmbuf_mtod(ro, uint8_t *), DATA_LEN),
 			     group, "seg_read_only_write_blocked");
-		check_status(group, "seg_unmap_read_only",
-			     ivm_dpdk_seg_unmap(d, ro, ro_iova), IVM_STATUS_SUCCESS);
+		vm_check_status(group, "seg_unmap_read_only",
+				ivm_dpdk_seg_unmap(d, ro, ro_iova), IVM_STATUS_SUCCESS);
 	}
 out:
 	rte_pktmbuf_free_bulk(held, SEG_MBUFS);
@@ -807,11 +796,11 @@ static void test_extmem(const char *group, struct ivm_domain *d,
 	/* Devices: one DPDK does not have, edu (not DPDK's: --no-pci), and
 	 * a virtual device (net_null: its bus accepts the map, no IOMMU). */
 	st = ivm_dpdk_extmem_map(d, va, EXT_LEN, PAGE, RW, NO_SUCH_DEV, &ext);
-	check_status(group, "extmem_no_such_device", st,
-		     IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "extmem_no_such_device", st,
+			IVM_STATUS_INVALID_PARAMETER);
 	st = ivm_dpdk_extmem_map(d, va, EXT_LEN, PAGE, RW, bdf, &ext);
-	check_status(group, "extmem_device_dpdk_did_not_probe", st,
-		     IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "extmem_device_dpdk_did_not_probe", st,
+			IVM_STATUS_INVALID_PARAMETER);
 	vmtest_checkf(memseg_iova(va) == RTE_BAD_IOVA &&
 		      domain_mappings(d) == before, group,
 		      "extmem_device_failures_changed_nothing",
@@ -819,8 +808,8 @@ static void test_extmem(const char *group, struct ivm_domain *d,
 		      (unsigned long long)memseg_iova(va),
 		      (unsigned long long)domain_mappings(d));
 	st = ivm_dpdk_extmem_map(d, va, EXT_LEN, PAGE, RW, VDEV_NAME, &ext);
-	if (check_status(group, "extmem_map_virtual_device", st,
-			 IVM_STATUS_SUCCESS)) {
+	if (vm_check_status(group, "extmem_map_virtual_device", st,
+			    IVM_STATUS_SUCCESS)) {
 		iova = ivm_dpdk_extmem_iova(ext);
 		vmtest_checkf(memseg_iova(va) == iova &&
 			      domain_mappings(d) == before + 1, group,
@@ -833,7 +822,7 @@ static void test_extmem(const char *group, struct ivm_domain *d,
 	}
 
 	st = ivm_dpdk_extmem_map(d, va, EXT_LEN, PAGE, RW, NULL, &ext);
-	if (!check_status(group, "extmem_map", st, IVM_STATUS_SUCCESS))
+	if (!vm_check_status(group, "extmem_map", st, IVM_STATUS_SUCCESS))
 		goto out;
 	iova = ivm_dpdk_extmem_iova(ext);
 	for (size_t off = 0; off < EXT_LEN; off += PAGE) {
@@ -911,8 +900,8 @@ out_unmap:
 		/* The device buffer holds the pattern: write it everywhere
 		 * the memory was. */
 		if (lazy)
-			check_status(group, "flush_domain", ivm_flush_domain(d),
-				     IVM_STATUS_SUCCESS);
+			vm_check_status(group, "flush_domain", ivm_flush_domain(d),
+					IVM_STATUS_SUCCESS);
 		memset(va, 0, EXT_LEN);
 		for (size_t off = 0; off < EXT_LEN; off += 8 * PAGE)
 			dma_write(edu, iova + off + PAGE - 1024, DATA_LEN);
@@ -921,7 +910,7 @@ out_unmap:
 	}
 	/* Mapped again after the unmap: DPDK forgot it completely. */
 	st = ivm_dpdk_extmem_map(d, va, EXT_LEN, PAGE, RW, NULL, &ext);
-	check_status(group, "extmem_map_again", st, IVM_STATUS_SUCCESS);
+	vm_check_status(group, "extmem_map_again", st, IVM_STATUS_SUCCESS);
 	ivm_dpdk_extmem_unmap(&ext);
 out:
 	munmap(va, EXT_LEN);
@@ -945,10 +934,10 @@ static void test_path(const char *group, enum ivm_vfio_map_path path,
 	ivm_status st;
 
 	st = vm_make_domain(path, mode, &d);
-	if (!check_status(group, "domain_create", st, IVM_STATUS_SUCCESS))
+	if (!vm_check_status(group, "domain_create", st, IVM_STATUS_SUCCESS))
 		return;
 	st = ivm_domain_attach_device(d, bdf, &dev);
-	if (!check_status(group, "attach", st, IVM_STATUS_SUCCESS))
+	if (!vm_check_status(group, "attach", st, IVM_STATUS_SUCCESS))
 		goto out_destroy;
 	if (edu_open(&edu, dev.fd, err, sizeof(err)))
 		vmtest_fatal("%s: edu_open: %s", group, err);
@@ -987,8 +976,8 @@ static void test_path(const char *group, enum ivm_vfio_map_path path,
 		pool_unmap_check(group, "made", d, &edu, &pool_made, &made, lazy,
 				 true);
 		st = ivm_dpdk_pool_map(d, mp_made, RW, &pool_made);
-		if (check_status(group, "made_pool_map_again", st,
-				 IVM_STATUS_SUCCESS)) {
+		if (vm_check_status(group, "made_pool_map_again", st,
+				    IVM_STATUS_SUCCESS)) {
 			ivm_dpdk_pool_unmap(&pool_made);
 			vmtest_checkf(snap_unchanged(&made, why, sizeof(why)), group,
 				      "made_pool_unmap_again_restores", "%s", why);
@@ -1011,8 +1000,8 @@ static void test_path(const char *group, enum ivm_vfio_map_path path,
 	rte_mempool_free(mp_split);
 	edu_set_bus_master(&edu, false);
 	edu_close(&edu);
-	check_status(group, "detach", ivm_domain_detach_device(d, bdf),
-		     IVM_STATUS_SUCCESS);
+	vm_check_status(group, "detach", ivm_domain_detach_device(d, bdf),
+			IVM_STATUS_SUCCESS);
 out_destroy:
 	ivm_domain_destroy(&d);
 }
@@ -1059,8 +1048,8 @@ static void test_seg_unmap_other(struct ivm_domain *d, struct rte_mempool *mp)
 	    ivm_dpdk_seg_map(d, b, RW, &la_b) != IVM_STATUS_SUCCESS)
 		vmtest_fatal("seg_map of two 64-byte segments failed: %s",
 			     ivm_status_detail());
-	check_status(group, "seg_unmap_other_segments_iova",
-		     ivm_dpdk_seg_unmap(d, a, la_b), IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "seg_unmap_other_segments_iova",
+			ivm_dpdk_seg_unmap(d, a, la_b), IVM_STATUS_INVALID_PARAMETER);
 	vmtest_checkf(translates_to(d, la_a, rte_pktmbuf_mtod(a, void *), RW) &&
 		      translates_to(d, la_b, rte_pktmbuf_mtod(b, void *), RW) &&
 		      domain_mappings(d) == 2, group,
@@ -1103,12 +1092,12 @@ static void test_input(void)
 	int local;
 	ivm_status st;
 
-	if (!check_status(group, "domain_create",
-			  vm_make_domain(IVM_VFIO_MAP_DIRECT, IVM_FLUSH_STRICT, &d),
-			  IVM_STATUS_SUCCESS))
+	if (!vm_check_status(group, "domain_create",
+			     vm_make_domain(IVM_VFIO_MAP_DIRECT, IVM_FLUSH_STRICT, &d),
+			     IVM_STATUS_SUCCESS))
 		return;
-	if (!check_status(group, "domain_create_without_allocator",
-			  ivm_domain_create(&bare_cfg, &bare), IVM_STATUS_SUCCESS))
+	if (!vm_check_status(group, "domain_create_without_allocator",
+			     ivm_domain_create(&bare_cfg, &bare), IVM_STATUS_SUCCESS))
 		goto out_domain;
 	mp = make_pool("vmd_input", 63);
 	empty = rte_mempool_create_empty("vmd_empty", 63,
@@ -1120,55 +1109,55 @@ static void test_input(void)
 	snap_take(&s, mp);
 
 	/* ivm_dpdk_pool_map */
-	check_status(group, "pool_map_null_domain",
-		     ivm_dpdk_pool_map(NULL, mp, RW, &pool),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "pool_map_null_pool",
-		     ivm_dpdk_pool_map(d, NULL, RW, &pool),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "pool_map_null_out",
-		     ivm_dpdk_pool_map(d, mp, RW, NULL),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "pool_map_unknown_permission",
-		     ivm_dpdk_pool_map(d, mp, RW | 0x80u, &pool),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "pool_map_no_permission",
-		     ivm_dpdk_pool_map(d, mp, 0, &pool),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "pool_map_pool_without_memory",
-		     ivm_dpdk_pool_map(d, empty, RW, &pool),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "pool_map_domain_without_allocator",
-		     ivm_dpdk_pool_map(bare, mp, RW, &pool),
-		     IVM_STATUS_NOT_SUPPORTED);
+	vm_check_status(group, "pool_map_null_domain",
+			ivm_dpdk_pool_map(NULL, mp, RW, &pool),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "pool_map_null_pool",
+			ivm_dpdk_pool_map(d, NULL, RW, &pool),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "pool_map_null_out",
+			ivm_dpdk_pool_map(d, mp, RW, NULL),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "pool_map_unknown_permission",
+			ivm_dpdk_pool_map(d, mp, RW | 0x80u, &pool),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "pool_map_no_permission",
+			ivm_dpdk_pool_map(d, mp, 0, &pool),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "pool_map_pool_without_memory",
+			ivm_dpdk_pool_map(d, empty, RW, &pool),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "pool_map_domain_without_allocator",
+			ivm_dpdk_pool_map(bare, mp, RW, &pool),
+			IVM_STATUS_NOT_SUPPORTED);
 	vmtest_checkf(snap_unchanged(&s, why, sizeof(why)) &&
 		      domain_mappings(d) == 0 && domain_mappings(bare) == 0,
 		      group, "pool_map_failures_changed_nothing", "%s", why);
 
 	/* ivm_dpdk_pool_info, ivm_dpdk_pool_iova: on a real mapping */
 	st = ivm_dpdk_pool_map(d, mp, IVM_PERM_READ, &pool);
-	if (check_status(group, "pool_map_read_only", st, IVM_STATUS_SUCCESS)) {
+	if (vm_check_status(group, "pool_map_read_only", st, IVM_STATUS_SUCCESS)) {
 		check_pool_addresses(group, "read_only", d, pool, &s, IVM_PERM_READ);
-		check_status(group, "pool_iova_null_pool",
-			     ivm_dpdk_pool_iova(NULL, s.mbufs[0]->buf_addr, &la,
+		vm_check_status(group, "pool_iova_null_pool",
+				ivm_dpdk_pool_iova(NULL, s.mbufs[0]->buf_addr, &la,
 						&contiguous),
-			     IVM_STATUS_INVALID_PARAMETER);
-		check_status(group, "pool_iova_null_va",
-			     ivm_dpdk_pool_iova(pool, NULL, &la, &contiguous),
-			     IVM_STATUS_INVALID_PARAMETER);
-		check_status(group, "pool_iova_null_out",
-			     ivm_dpdk_pool_iova(pool, s.mbufs[0]->buf_addr, NULL,
+				IVM_STATUS_INVALID_PARAMETER);
+		vm_check_status(group, "pool_iova_null_va",
+				ivm_dpdk_pool_iova(pool, NULL, &la, &contiguous),
+				IVM_STATUS_INVALID_PARAMETER);
+		vm_check_status(group, "pool_iova_null_out",
+				ivm_dpdk_pool_iova(pool, s.mbufs[0]->buf_addr, NULL,
 						&contiguous),
-			     IVM_STATUS_INVALID_PARAMETER);
-		check_status(group, "pool_iova_outside_pool",
-			     ivm_dpdk_pool_iova(pool, &local, &la, &contiguous),
-			     IVM_STATUS_INVALID_PARAMETER);
-		check_status(group, "pool_iova_past_last_chunk",
-			     ivm_dpdk_pool_iova(pool,
+				IVM_STATUS_INVALID_PARAMETER);
+		vm_check_status(group, "pool_iova_outside_pool",
+				ivm_dpdk_pool_iova(pool, &local, &la, &contiguous),
+				IVM_STATUS_INVALID_PARAMETER);
+		vm_check_status(group, "pool_iova_past_last_chunk",
+				ivm_dpdk_pool_iova(pool,
 						(uint8_t *)s.chunks[s.nchunks - 1].addr +
 						s.chunks[s.nchunks - 1].len,
 						&la, &contiguous),
-			     IVM_STATUS_INVALID_PARAMETER);
+				IVM_STATUS_INVALID_PARAMETER);
 		ivm_dpdk_pool_unmap(&pool);
 		vmtest_checkf(pool == NULL && snap_unchanged(&s, why, sizeof(why)) &&
 			      domain_mappings(d) == 0, group,
@@ -1182,39 +1171,39 @@ static void test_input(void)
 	m = rte_pktmbuf_alloc(mp);
 	if (!m)
 		vmtest_fatal("rte_pktmbuf_alloc");
-	check_status(group, "seg_map_data_len_0", ivm_dpdk_seg_map(d, m, RW, &la),
-		     IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "seg_map_data_len_0", ivm_dpdk_seg_map(d, m, RW, &la),
+			IVM_STATUS_INVALID_PARAMETER);
 	if (!rte_pktmbuf_append(m, 1500))
 		vmtest_fatal("rte_pktmbuf_append");
-	check_status(group, "seg_map_null_domain",
-		     ivm_dpdk_seg_map(NULL, m, RW, &la), IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "seg_map_null_seg", ivm_dpdk_seg_map(d, NULL, RW, &la),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "seg_map_null_out", ivm_dpdk_seg_map(d, m, RW, NULL),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "seg_map_unknown_permission",
-		     ivm_dpdk_seg_map(d, m, IVM_PERM_WRITE | 0x80u, &la),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "seg_map_no_permission", ivm_dpdk_seg_map(d, m, 0, &la),
-		     IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "seg_map_null_domain",
+			ivm_dpdk_seg_map(NULL, m, RW, &la), IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "seg_map_null_seg", ivm_dpdk_seg_map(d, NULL, RW, &la),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "seg_map_null_out", ivm_dpdk_seg_map(d, m, RW, NULL),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "seg_map_unknown_permission",
+			ivm_dpdk_seg_map(d, m, IVM_PERM_WRITE | 0x80u, &la),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "seg_map_no_permission", ivm_dpdk_seg_map(d, m, 0, &la),
+			IVM_STATUS_INVALID_PARAMETER);
 	vmtest_check(domain_mappings(d) == 0, group,
 		     "seg_map_failures_changed_nothing");
 	st = ivm_dpdk_seg_map(d, m, IVM_PERM_WRITE, &la);
-	if (check_status(group, "seg_map_write_only", st, IVM_STATUS_SUCCESS)) {
-		check_status(group, "seg_unmap_null_seg",
-			     ivm_dpdk_seg_unmap(d, NULL, la),
-			     IVM_STATUS_INVALID_PARAMETER);
-		check_status(group, "seg_unmap_wrong_iova",
-			     ivm_dpdk_seg_unmap(d, m, la + 1),
-			     IVM_STATUS_INVALID_PARAMETER);
+	if (vm_check_status(group, "seg_map_write_only", st, IVM_STATUS_SUCCESS)) {
+		vm_check_status(group, "seg_unmap_null_seg",
+				ivm_dpdk_seg_unmap(d, NULL, la),
+				IVM_STATUS_INVALID_PARAMETER);
+		vm_check_status(group, "seg_unmap_wrong_iova",
+				ivm_dpdk_seg_unmap(d, m, la + 1),
+				IVM_STATUS_INVALID_PARAMETER);
 		vmtest_check(translates_to(d, la, rte_pktmbuf_mtod(m, void *),
 					   IVM_PERM_WRITE) &&
 			     domain_mappings(d) == 1, group,
 			     "seg_unmap_failures_changed_nothing");
-		check_status(group, "seg_unmap", ivm_dpdk_seg_unmap(d, m, la),
-			     IVM_STATUS_SUCCESS);
-		check_status(group, "seg_unmap_twice", ivm_dpdk_seg_unmap(d, m, la),
-			     IVM_STATUS_INVALID_PARAMETER);
+		vm_check_status(group, "seg_unmap", ivm_dpdk_seg_unmap(d, m, la),
+				IVM_STATUS_SUCCESS);
+		vm_check_status(group, "seg_unmap_twice", ivm_dpdk_seg_unmap(d, m, la),
+				IVM_STATUS_INVALID_PARAMETER);
 	}
 	rte_pktmbuf_free(m);
 	test_seg_unmap_other(d, mp);
@@ -1224,25 +1213,25 @@ static void test_input(void)
 		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (va == MAP_FAILED)
 		vmtest_fatal("mmap: %s", strerror(errno));
-	check_status(group, "extmem_misaligned",
-		     ivm_dpdk_extmem_map(d, va + 64, EXT_LEN - PAGE, PAGE, RW, NULL,
+	vm_check_status(group, "extmem_misaligned",
+			ivm_dpdk_extmem_map(d, va + 64, EXT_LEN - PAGE, PAGE, RW, NULL,
 					 &ext),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "extmem_len_0",
-		     ivm_dpdk_extmem_map(d, va, 0, PAGE, RW, NULL, &ext),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "extmem_len_not_page_multiple",
-		     ivm_dpdk_extmem_map(d, va, PAGE + 512, PAGE, RW, NULL, &ext),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "extmem_page_sz_0",
-		     ivm_dpdk_extmem_map(d, va, EXT_LEN, 0, RW, NULL, &ext),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "extmem_len_not_huge_page_multiple",
-		     ivm_dpdk_extmem_map(d, va, EXT_LEN, 2u << 20, RW, NULL, &ext),
-		     IVM_STATUS_INVALID_PARAMETER);
-	check_status(group, "extmem_unknown_permission",
-		     ivm_dpdk_extmem_map(d, va, EXT_LEN, PAGE, RW | 0x80u, NULL, &ext),
-		     IVM_STATUS_INVALID_PARAMETER);
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "extmem_len_0",
+			ivm_dpdk_extmem_map(d, va, 0, PAGE, RW, NULL, &ext),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "extmem_len_not_page_multiple",
+			ivm_dpdk_extmem_map(d, va, PAGE + 512, PAGE, RW, NULL, &ext),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "extmem_page_sz_0",
+			ivm_dpdk_extmem_map(d, va, EXT_LEN, 0, RW, NULL, &ext),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "extmem_len_not_huge_page_multiple",
+			ivm_dpdk_extmem_map(d, va, EXT_LEN, 2u << 20, RW, NULL, &ext),
+			IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "extmem_unknown_permission",
+			ivm_dpdk_extmem_map(d, va, EXT_LEN, PAGE, RW | 0x80u, NULL, &ext),
+			IVM_STATUS_INVALID_PARAMETER);
 	vmtest_check(memseg_iova(va) == RTE_BAD_IOVA &&
 		     domain_mappings(d) == 0, group,
 		     "extmem_failures_changed_nothing");
@@ -1251,8 +1240,8 @@ static void test_input(void)
 	if (!dpdk_mem)
 		vmtest_fatal("rte_malloc");
 	st = ivm_dpdk_extmem_map(d, dpdk_mem, 2 * PAGE, PAGE, RW, NULL, &ext);
-	check_status(group, "extmem_dpdk_heap_memory", st,
-		     IVM_STATUS_INVALID_PARAMETER);
+	vm_check_status(group, "extmem_dpdk_heap_memory", st,
+			IVM_STATUS_INVALID_PARAMETER);
 	vmtest_checkf(memseg_iova(dpdk_mem) == rte_malloc_virt2iova(dpdk_mem) &&
 		      domain_mappings(d) == 0, group,
 		      "extmem_dpdk_heap_memory_changed_nothing",
@@ -1264,14 +1253,14 @@ static void test_input(void)
 		ivm_dpdk_extmem_unmap(&ext);
 	rte_free(dpdk_mem);
 	st = ivm_dpdk_extmem_map(d, va, EXT_LEN, PAGE, RW, NULL, &ext);
-	if (check_status(group, "extmem_map", st, IVM_STATUS_SUCCESS)) {
+	if (vm_check_status(group, "extmem_map", st, IVM_STATUS_SUCCESS)) {
 		struct ivm_dpdk_extmem *again = NULL;
 		rte_iova_t iova = memseg_iova(va);
 
-		check_status(group, "extmem_registered_twice",
-			     ivm_dpdk_extmem_map(d, va, EXT_LEN, PAGE, RW, NULL,
+		vm_check_status(group, "extmem_registered_twice",
+				ivm_dpdk_extmem_map(d, va, EXT_LEN, PAGE, RW, NULL,
 						 &again),
-			     IVM_STATUS_INVALID_PARAMETER);
+				IVM_STATUS_INVALID_PARAMETER);
 		vmtest_check(memseg_iova(va) == iova &&
 			     iova == ivm_dpdk_extmem_iova(ext) &&
 			     domain_mappings(d) == 1, group,
@@ -1295,7 +1284,6 @@ out_domain:
 
 int main(int argc, char **argv)
 {
-	static char found[64];
 	/* A DPDK application's start: no huge pages (the guest has none;
 	 * --no-huge implies legacy memory, which --in-memory refuses, so
 	 * --no-shconf keeps the run files out instead), no PCI bus (edu
@@ -1312,13 +1300,7 @@ int main(int argc, char **argv)
 	uint64_t t0 = vmtest_now_ns();
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc > 1) {
-		bdf = argv[1];
-	} else {
-		if (edu_find(found, sizeof(found)))
-			vmtest_fatal("no edu device (1234:11e8)");
-		bdf = found;
-	}
+	bdf = vm_edu_bdf(argc, argv);
 	if (!vmtest_checkf(rte_eal_init(eal_argc, eal_argv) >= 0, "eal", "init",
 			   "rte_errno %d", rte_errno))
 		vmtest_fatal("rte_eal_init failed: nothing to test");
