@@ -130,7 +130,10 @@ IVM_API ivm_status ivm_dpdk_pool_map(struct ivm_domain *domain,
 IVM_API void ivm_dpdk_pool_unmap(struct ivm_dpdk_pool **pool);
 
 /*
- * ivm_dpdk_pool_info - what a pool mapping holds.  Context: any thread.
+ * ivm_dpdk_pool_info - what a pool mapping holds (fixed from the map on).
+ * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL
+ * argument).  Context: any thread while the pool is mapped.  Blocking:
+ * never.
  */
 IVM_API ivm_status ivm_dpdk_pool_info(const struct ivm_dpdk_pool *pool,
 				      struct ivm_dpdk_pool_info *out);
@@ -143,7 +146,8 @@ IVM_API ivm_status ivm_dpdk_pool_info(const struct ivm_dpdk_pool *pool,
  *
  * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL
  * argument, va in none of the pool's chunks).  Context: any thread while
- * the pool is mapped; lock-free (binary search over the chunks).
+ * the pool is mapped.  Blocking: never (a binary search over the chunks,
+ * which do not change while the pool is mapped).
  */
 IVM_API ivm_status ivm_dpdk_pool_iova(const struct ivm_dpdk_pool *pool,
 				      const void *va, ivm_la *iova_out,
@@ -245,14 +249,16 @@ IVM_API ivm_status ivm_dpdk_extmem_map(struct ivm_domain *domain, void *va,
 #define IVM_DPDK_BAD_IOVA UINT64_MAX
 
 /* The logical address of the external memory's first byte
- * (IVM_DPDK_BAD_IOVA for NULL). */
+ * (IVM_DPDK_BAD_IOVA for NULL).  Context: any thread while it is mapped.
+ * Blocking: never. */
 IVM_API ivm_la ivm_dpdk_extmem_iova(const struct ivm_dpdk_extmem *ext);
 
 /*
  * ivm_dpdk_extmem_unmap - undo ivm_dpdk_extmem_map: rte_dev_dma_unmap,
  * rte_extmem_unregister, unmap from the domain.  NULL or *ext == NULL does
  * nothing; *ext is set to NULL.  Context: a control thread, once nothing
- * (no mempool, no device) uses the memory.
+ * (no mempool, no device) uses the memory.  Blocking: calls into DPDK;
+ * may sync the backend (a strict domain waits for the invalidation).
  */
 IVM_API void ivm_dpdk_extmem_unmap(struct ivm_dpdk_extmem **ext);
 
