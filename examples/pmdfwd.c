@@ -37,6 +37,7 @@ struct pmdfwd {
 	bool translate_all; /* PMDFWD_DEV_SW */
 	uint32_t seq;       /* descriptors fetched, for PMDFWD_DEV_HW's checks */
 	uint16_t port;
+	bool vdev_made;
 	char port_name[32];
 	struct rte_mempool *pool;
 	struct ivm_domain *domain;
@@ -84,6 +85,7 @@ static int start_port(struct pmdfwd *f)
 
 	memset(&conf, 0, sizeof(conf));
 	rc = rte_vdev_init(f->port_name, NULL);
+	f->vdev_made = rc == 0;
 	if (rc == 0)
 		rc = rte_eth_dev_get_port_by_name(f->port_name, &f->port);
 	if (rc == 0)
@@ -265,7 +267,8 @@ void pmdfwd_destroy(struct pmdfwd *f)
 		rte_eth_dev_stop(f->port);
 		rte_eth_dev_close(f->port);
 	}
-	rte_vdev_uninit(f->port_name);
+	if (f->vdev_made)
+		rte_vdev_uninit(f->port_name);
 	ivm_dpdk_pool_unmap(&f->pool_map);
 	ivm_domain_destroy(&f->domain);
 	rte_mempool_free(f->pool);

@@ -249,11 +249,12 @@ IVM_TEST(pool_map_bad_input_changes_nothing)
 IVM_TEST(pool_of_many_chunks_maps_all_or_nothing)
 {
 	struct ivm_domain *d = make_domain(39, true, IVM_FLUSH_LAZY);
-	const unsigned n = 64, per_chunk = 8;
+	const unsigned n = 64;
+	/* Chunks of 3 pages (a few ~1 KiB objects each); at most n of them. */
+	const size_t piece = 3 * 4096, mem_len = n * piece + 4096;
 	struct rte_mempool *mp = rte_mempool_create_empty(
 		"pool_chunks", n, 1000, 0, 0, SOCKET_ID_ANY, 0);
-	size_t chunk = (size_t)per_chunk * 4096; /* > 8 objects of ~1 KiB */
-	char *mem = mmap(NULL, chunk * (n / per_chunk), PROT_READ | PROT_WRITE,
+	char *mem = mmap(NULL, mem_len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct ivm_dpdk_pool *pool = NULL;
 	struct ivm_dpdk_pool_info info;
@@ -266,9 +267,8 @@ IVM_TEST(pool_of_many_chunks_maps_all_or_nothing)
 	/* Chunks of 3 pages + 100 bytes, one after another: neighbours
 	 * share a page, each is mapped as the pages that hold it. */
 	for (unsigned i = 0; mp->populated_size < n && i < n; i++)
-		CHECK(rte_mempool_populate_virt(mp, mem + i * 3 * 4096 + 100,
-						3 * 4096, 4096, NULL,
-						NULL) > 0);
+		CHECK(rte_mempool_populate_virt(mp, mem + i * piece + 100,
+						piece, 4096, NULL, NULL) > 0);
 	CHECK_EQ_U64(mp->populated_size, n);
 	CHECK_STATUS(ivm_dpdk_pool_map(d, mp, IVM_PERM_READ, &pool),
 		     IVM_STATUS_SUCCESS);
@@ -310,7 +310,7 @@ IVM_TEST(pool_of_many_chunks_maps_all_or_nothing)
 	ivm_domain_destroy(&small);
 
 	rte_mempool_free(mp);
-	munmap(mem, chunk * (n / per_chunk));
+	munmap(mem, mem_len);
 	ivm_domain_destroy(&d);
 }
 
