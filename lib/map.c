@@ -39,6 +39,11 @@
  *     mapped pages is never mapped, so a mapping with rounding is always
  *     the last of a run of adjacent mappings, and one range free of the
  *     union gives everything back (iova_release accepts unions).
+ *  6. On a domain with an allocator, a map owns its range before it
+ *     installs a leaf (domain_take_space allocates or claims it), so no
+ *     other map installs into it: pt_install may store, not CAS, every
+ *     leaf after a table's first (struct pt_source.exclusive).  Without an
+ *     allocator, overlapping maps are settled by the CAS on each leaf.
  */
 #include "domain.h"
 #include "ivm_config.h"
@@ -164,6 +169,11 @@ static bool unmap_single(struct ivm_domain *d, ivm_la la, uint64_t pages,
 {
 	enum pt_kind kind;
 
+	/* Only a leaf's size can be one leaf: skip the walk for the rest (a
+	 * burst of packets maps a run of 4 KiB leaves, lib/dpdk.c). */
+	if (pages != 1 && pages != pt_level_size(1) >> IVM_PAGE_SHIFT &&
+	    pages != pt_level_size(2) >> IVM_PAGE_SHIFT)
+		return false;
 	if (!pt_take_single(&d->pt, la, pages, kinds, &kind))
 		return false;
 	struct unmap_walk walk = {
@@ -208,6 +218,9 @@ IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
 	ivm_rcu_ensure_registered();
 	src.flags = pt_perm_bits(permissions) |
 		    KIND_FLAGS(explicit_la ? PT_KIND_EXPLICIT : PT_KIND_ALLOCATED);
+	/* With an allocator every range is taken from it first, allocated
+	 * or claimed: nobody else installs into it (invariant 6). */
+	src.exclusive = domain->has_allocator;
 
 	ivm_la la;
 	uint64_t alloc_pages;
@@ -283,6 +296,7 @@ IVM_API ivm_status ivm_map_identity_range_ex(struct ivm_domain *domain,
 
 	ivm_rcu_ensure_registered();
 	src.flags = pt_perm_bits(permissions) | KIND_FLAGS(PT_KIND_IDENTITY);
+	src.exclusive = domain->has_allocator; /* claimed: invariant 6 */
 	ivm_la la = src.base;
 
 	struct space_request req;

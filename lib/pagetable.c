@@ -330,6 +330,33 @@ static unsigned leaf_level_for(const struct pagetable *pt,
 }
 
 /*
+ * Store the leaves of frames pfns[index ..] into table t from entry i on,
+ * as many as fit (install_run, for an exclusive range once its first leaf
+ * pinned t).  Returns how many.  Frames are always 4 KiB leaves, never the
+ * first of their mapping here.  A burst of packets (lib/dpdk.c) maps such
+ * an array: this loop is its cost per page.
+ */
+static uint64_t store_frames(struct pt_table *t, unsigned i,
+			     const struct pt_source *src, uint64_t index,
+			     uint64_t pages)
+{
+	uint64_t count = pages - index;
+	uint64_t flags = PT_PRESENT | src->flags;
+
+	if (count > PT_ENTRIES - i)
+		count = PT_ENTRIES - i;
+	for (uint64_t n = 0; n < count; n++) {
+		uint64_t v = src->pfns[index + n] << IVM_PAGE_SHIFT | flags |
+			     (index + n + 1 == pages ? PT_LAST : 0);
+
+		IVM_ASSERT(ivm_load_relaxed(&t->entry[i + n]) == 0);
+		/* R1, as the CAS of install_run. */
+		ivm_store_release(&t->entry[i + n], v);
+	}
+	return count;
+}
+
+/*
  * Install one run of leaves, all in one table at one level.  Returns the
  * number of pages installed in *done; status non-SUCCESS stops the caller.
  * *again: the run met a table being sealed before installing anything;
@@ -387,6 +414,26 @@ static ivm_status install_run(struct pagetable *pt, ivm_la base,
 			break;
 		uint64_t expect = expect_marker ? PT_MARKER : 0;
 		uint64_t v = leaf_value(src, index, pages, level);
+		if (installed > 0 && src->exclusive && !expect_marker) {
+			/* Our first leaf pins this table (invariant 3: a
+			 * seal, which goes in index order, fails on it and
+			 * never reaches the entries after it), and nobody
+			 * else installs into an exclusive range: its slots
+			 * are empty and stay so.  Stores, not CASes. */
+			uint64_t n = 1;
+
+			if (src->pfns) {
+				n = store_frames(t, i, src, index, pages);
+			} else {
+				IVM_ASSERT(ivm_load_relaxed(&t->entry[i]) == 0);
+				/* R1, as the CAS below. */
+				ivm_store_release(&t->entry[i], v);
+			}
+			installed += n;
+			i += (unsigned)n;
+			index += n * span;
+			continue;
+		}
 		/* R1: publishes the leaf; pairs with A1. */
 		if (!ivm_cas_release(&t->entry[i], &expect, v) &&
 		    !broken_overwrite(&t->entry[i], expect, v)) {

@@ -132,6 +132,11 @@ struct pt_source {
 	bool allow_large;        /* 2 MiB / 1 GiB leaves where aligned
 				    (reservation markers must not: their
 				    maps replace single 4 KiB markers) */
+	bool exclusive;          /* the caller owns the range: no other
+				    writer installs into it (the allocator
+				    handed it out), so after the first leaf
+				    a table takes by CAS, the rest of its
+				    leaves are stores (pagetable.c) */
 };
 
 /* Page size covered by one entry at level L. */

@@ -32,6 +32,7 @@ static inline bool phys_describe(const struct ivm_phys *phys, uint64_t *pages,
 	src->pfns = NULL;
 	src->marker = false;
 	src->allow_large = true;
+	src->exclusive = false;
 	switch (phys->type) {
 	case IVM_PHYS_BUFFER:
 		if (!phys->buffer.va)

@@ -248,6 +248,75 @@ IVM_TEST(map_pfn_array_allocated)
 	ivm_domain_destroy(&d);
 }
 
+/*
+ * On a domain with an allocator a map owns its range before it installs
+ * (map.c invariant 6), so the leaves after a table's first are stored, not
+ * CASed.  Runs that cross from one leaf table into the next take the next
+ * table's first leaf by CAS again; every page must translate, the leaf
+ * flags must make one whole mapping (unmap as one, not in parts), and the
+ * range must map again after the unmap.
+ */
+IVM_TEST(map_exclusive_runs_across_tables)
+{
+	struct ivm_domain *d = bb_domain_buddy(30, IVM_ALLOCATOR_ALLOW_EXPLICIT);
+	const ivm_la two_mib = 2u << 20;
+	uint64_t pfns[6] = { 0x700, 0x3, 0x702, 0x1234, 0x5, 0x8 };
+
+	for (int round = 0; round < 2; round++) {
+		/* An array of frames, 3 pages in each of two tables. */
+		struct ivm_phys p = bb_pfns(pfns, 6);
+		ivm_la ex = two_mib - 3 * PG, la = LA_SENTINEL;
+		CHECK_STATUS(ivm_map_logical_range_ex(d, PERM_RW, &p, &ex, NULL,
+						      NULL, &la),
+			     IVM_STATUS_SUCCESS);
+		for (unsigned i = 0; i < 6; i++)
+			EXPECT_TR(d, ex + i * PG + 0x10, (pfns[i] << 12) + 0x10,
+				  PERM_RW);
+		EXPECT_UNMAPPED(d, ex - PG);
+		EXPECT_UNMAPPED(d, ex + 6 * PG);
+
+		/* A contiguous range across the next boundary. */
+		p = bb_contig(FAKE_PA, 5 * PG);
+		ex = 2 * two_mib - 2 * PG;
+		CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_READ, &p, &ex,
+						      NULL, NULL, &la),
+			     IVM_STATUS_SUCCESS);
+		for (unsigned i = 0; i < 5; i++)
+			EXPECT_TR(d, ex + i * PG, FAKE_PA + i * PG,
+				  IVM_PERM_READ);
+		/* An allocated array: the allocator's own block. */
+		p = bb_pfns(pfns, 6);
+		CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_WRITE, &p,
+						      NULL, NULL, NULL, &la),
+			     IVM_STATUS_SUCCESS);
+		for (unsigned i = 0; i < 6; i++)
+			EXPECT_TR(d, la + i * PG, pfns[i] << 12, IVM_PERM_WRITE);
+		CHECK_EQ_U64(bb_stats(d).mappings, 3);
+		CHECK_EQ_U64(bb_stats(d).mapped_pages, 17);
+
+		/* One mapping each: a part of one is refused. */
+		CHECK_STATUS(ivm_unmap_logical_range(d, two_mib - 3 * PG, 3),
+			     IVM_STATUS_INVALID_PARAMETER);
+		CHECK_STATUS(ivm_unmap_logical_range(d, two_mib, 3),
+			     IVM_STATUS_INVALID_PARAMETER);
+		CHECK_STATUS(ivm_unmap_logical_range(d, la, 5),
+			     IVM_STATUS_INVALID_PARAMETER);
+		CHECK_STATUS(ivm_unmap_logical_range(d, two_mib - 3 * PG, 6),
+			     IVM_STATUS_SUCCESS);
+		CHECK_STATUS(ivm_unmap_logical_range(d, 2 * two_mib - 2 * PG, 5),
+			     IVM_STATUS_SUCCESS);
+		CHECK_STATUS(ivm_unmap_logical_range(d, la, 6),
+			     IVM_STATUS_SUCCESS);
+		for (unsigned i = 0; i < 6; i++) {
+			EXPECT_UNMAPPED(d, two_mib - 3 * PG + i * PG);
+			EXPECT_UNMAPPED(d, la + i * PG);
+		}
+		CHECK_EQ_U64(bb_stats(d).mappings, 0);
+		pfns[0] += 1; /* round 2 maps other frames at the same place */
+	}
+	ivm_domain_destroy(&d);
+}
+
 IVM_TEST(map_contiguous_highest_physical_page)
 {
 	struct ivm_domain *d = bb_domain_plain();
