@@ -2,7 +2,8 @@
 /*
  * bench_pmd.c - the PMD-style forwarding loop of examples/pmdfwd.h under
  * Google Benchmark: packets per second with no IOMMU (the baseline), with
- * the pool mapped once, and with strict per-packet maps, each with a
+ * the pool mapped once, and with strict per-packet maps (a burst per
+ * mapping, and a segment per mapping), each with a
  * hardware IOMMU (the PMD's own cost) and with the device translating in
  * software.  One item is one packet forwarded (rx, descriptor, device
  * fetch, completion, tx).  Its own executable, iovamap-bench-pmd, because
@@ -66,6 +67,16 @@ static void *setup_strict_hw(int nthreads)
 	return setup(PMDFWD_STRICT, PMDFWD_DEV_HW);
 }
 
+static void *setup_strict_seg_hw(int nthreads)
+{
+	return setup(PMDFWD_STRICT_SEG, PMDFWD_DEV_HW);
+}
+
+static void *setup_strict_seg_sw(int nthreads)
+{
+	return setup(PMDFWD_STRICT_SEG, PMDFWD_DEV_SW);
+}
+
 static void *setup_pool_sw(int nthreads)
 {
 	return setup(PMDFWD_POOL_MAPPED, PMDFWD_DEV_SW);
@@ -113,9 +124,13 @@ static const struct ivm_bench_def defs[] = {
 		"one packet forwarded from a pool mapped once; hardware IOMMU",
 		setup_pool_hw),
 	PMD_DEF("pmd_fwd/strict",
-		"one packet forwarded with a map on tx and a lazy unmap on "
-		"completion; hardware IOMMU",
+		"one packet forwarded, mapped on tx (one scatter mapping per "
+		"burst) and lazily unmapped on completion; hardware IOMMU",
 		setup_strict_hw),
+	PMD_DEF("pmd_fwd/strict_seg",
+		"one packet forwarded, mapped on tx (one mapping per segment) "
+		"and lazily unmapped on completion; hardware IOMMU",
+		setup_strict_seg_hw),
 	PMD_DEF("pmd_fwd/pool_mapped_sw",
 		"as pool_mapped, the device translating every descriptor with "
 		"ivm_translate",
@@ -124,6 +139,10 @@ static const struct ivm_bench_def defs[] = {
 		"as strict, the device translating every descriptor with "
 		"ivm_translate",
 		setup_strict_sw),
+	PMD_DEF("pmd_fwd/strict_seg_sw",
+		"as strict_seg, the device translating every descriptor with "
+		"ivm_translate",
+		setup_strict_seg_sw),
 };
 
 const struct ivm_bench_def *ivm_bench_suite_pmd(size_t *count)

@@ -3,8 +3,8 @@
  * pmd_fwd.c - a PMD-style forwarder on DPDK software ports, with and
  * without iovamap: the figure a DPDK developer asks first, Mpps.
  *
- * Each round runs the three modes of pmdfwd.h one after the other (the two
- * IOMMU modes with each device model), each for --seconds on its own
+ * Each round runs the four modes of pmdfwd.h one after the other (the
+ * three IOMMU modes with each device model), each for --seconds on its own
  * net_null port, pool and domain; the order rotates from round to round,
  * and the table shows each one's median over the rounds and its rate
  * relative to no IOMMU.  The program checks
@@ -17,7 +17,8 @@
  *
  *   --seconds S  time per mode per round (default 0.5)
  *   --rounds N   rounds (default 5)
- *   --mode M     no-iommu, pool-mapped or strict (repeatable; default all)
+ *   --mode M     no-iommu, pool-mapped, strict or strict-seg (repeatable;
+ *                default all)
  *   --device D   hw, sw or both (default): how the device's IOMMU
  *                translates (pmdfwd.h): in hardware, at no CPU cost, or
  *                through ivm_translate on the CPU for every descriptor
@@ -67,7 +68,7 @@ static int cmp_double(const void *a, const void *b)
 static void usage(FILE *to)
 {
 	fprintf(to, "usage: iovamap-pmd-fwd [--seconds S] [--rounds N] "
-		    "[--mode no-iommu|pool-mapped|strict]... "
+		    "[--mode no-iommu|pool-mapped|strict|strict-seg]... "
 		    "[--device hw|sw|both] [-- EAL ARGS]\n");
 }
 
@@ -104,9 +105,10 @@ static double run_mode(enum pmdfwd_mode mode, enum pmdfwd_device dev,
 			"reach their packet\n", pmdfwd_mode_name(mode), st.bad);
 		ok = false;
 	}
-	/* Strict: every segment mapped was unmapped.  Pool-mapped: the
-	 * pool's chunks stay mapped until destroy. */
-	if (mode == PMDFWD_STRICT ? st.mappings != 0 :
+	/* Strict: every burst or segment mapped was unmapped.  Pool-mapped:
+	 * the pool's chunks stay mapped until destroy. */
+	if (mode == PMDFWD_STRICT || mode == PMDFWD_STRICT_SEG ?
+		    st.mappings != 0 :
 	    mode == PMDFWD_POOL_MAPPED ? st.mappings == 0 : false) {
 		fprintf(stderr, "pmd_fwd: %s: %" PRIu64 " live mappings\n",
 			pmdfwd_mode_name(mode), st.mappings);
@@ -203,8 +205,10 @@ int main(int argc, char **argv)
 		{ PMDFWD_NO_IOMMU, PMDFWD_DEV_HW },
 		{ PMDFWD_POOL_MAPPED, PMDFWD_DEV_HW },
 		{ PMDFWD_STRICT, PMDFWD_DEV_HW },
+		{ PMDFWD_STRICT_SEG, PMDFWD_DEV_HW },
 		{ PMDFWD_POOL_MAPPED, PMDFWD_DEV_SW },
 		{ PMDFWD_STRICT, PMDFWD_DEV_SW },
+		{ PMDFWD_STRICT_SEG, PMDFWD_DEV_SW },
 	};
 	enum { NCFG = sizeof(cfg) / sizeof(cfg[0]) };
 	static double rate[NCFG][MAX_ROUNDS];
@@ -241,8 +245,10 @@ int main(int argc, char **argv)
 			continue;
 		printf("%-12s", pmdfwd_mode_name(m));
 		for (int dv = 0; dv < 2; dv++) {
+			/* cfg[]: no IOMMU, then the IOMMU modes in
+			 * order for each device model. */
 			unsigned c = m == PMDFWD_NO_IOMMU ? 0 :
-				     (unsigned)(m + 2 * dv);
+				     (unsigned)(m + (PMDFWD_MODES - 1) * dv);
 
 			if (med[c] <= 0) {
 				printf(" | %8s %8s %9s", "-", "-", "-");

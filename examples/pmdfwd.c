@@ -46,12 +46,14 @@ struct pmdfwd {
 	uint64_t bad;
 	uint64_t sink; /* what the device read: keeps the reads alive */
 	struct desc ring[BURST];
+	ivm_la iova[BURST]; /* PMDFWD_STRICT: the burst's addresses */
 };
 
 static const char *const mode_names[PMDFWD_MODES] = {
 	[PMDFWD_NO_IOMMU] = "no-iommu",
 	[PMDFWD_POOL_MAPPED] = "pool-mapped",
 	[PMDFWD_STRICT] = "strict",
+	[PMDFWD_STRICT_SEG] = "strict-seg",
 };
 
 const char *pmdfwd_mode_name(enum pmdfwd_mode mode)
@@ -195,52 +197,89 @@ static inline void device_fetch(struct pmdfwd *f, const struct desc *d,
 	f->sink += v;
 }
 
+/* Transmit: the descriptors' addresses for the burst.  PMDFWD_STRICT
+ * maps the burst in *burst. */
+static void tx_map(struct pmdfwd *f, struct rte_mbuf **pkts, uint16_t nb,
+		   struct ivm_dpdk_burst *burst)
+{
+	uint16_t i;
+
+	switch (f->mode) {
+	case PMDFWD_STRICT:
+		if (ivm_dpdk_burst_map(f->domain, pkts, nb, IVM_PERM_READ,
+				       f->iova, burst) != IVM_STATUS_SUCCESS) {
+			f->bad += nb;
+			memset(f->iova, 0, sizeof(f->iova));
+			burst->count = 0;
+		}
+		for (i = 0; i < nb; i++) {
+			f->ring[i].addr = f->iova[i];
+			f->ring[i].len = pkts[i]->data_len;
+		}
+		break;
+	case PMDFWD_STRICT_SEG:
+		for (i = 0; i < nb; i++) {
+			ivm_la la = 0;
+
+			if (ivm_dpdk_seg_map(f->domain, pkts[i], IVM_PERM_READ,
+					     &la) != IVM_STATUS_SUCCESS)
+				f->bad++;
+			f->ring[i].addr = la;
+			f->ring[i].len = pkts[i]->data_len;
+		}
+		break;
+	default:
+		for (i = 0; i < nb; i++) {
+			f->ring[i].addr = rte_mbuf_data_iova(pkts[i]);
+			f->ring[i].len = pkts[i]->data_len;
+		}
+		break;
+	}
+}
+
+/* Completion: the device is done with every descriptor of the burst. */
+static void tx_complete(struct pmdfwd *f, struct rte_mbuf **pkts, uint16_t nb,
+			const struct ivm_dpdk_burst *burst)
+{
+	uint16_t i;
+
+	if (f->mode == PMDFWD_STRICT && burst->count != 0 &&
+	    ivm_dpdk_burst_unmap(f->domain, pkts, nb, burst) !=
+		    IVM_STATUS_SUCCESS)
+		f->bad += nb;
+	if (f->mode == PMDFWD_STRICT_SEG)
+		for (i = 0; i < nb; i++)
+			if (ivm_dpdk_seg_unmap(f->domain, pkts[i],
+					       f->ring[i].addr) !=
+			    IVM_STATUS_SUCCESS)
+				f->bad++;
+}
+
 uint64_t pmdfwd_run(struct pmdfwd *f, uint64_t n)
 {
 	struct rte_mbuf *pkts[BURST];
+	bool strict = f->mode == PMDFWD_STRICT || f->mode == PMDFWD_STRICT_SEG;
 	uint64_t done = 0;
 
 	while (done < n) {
+		struct ivm_dpdk_burst burst = { 0 };
 		uint16_t nb = rte_eth_rx_burst(f->port, 0, pkts, BURST);
 		uint16_t i, sent;
 
-		if (f->mode == PMDFWD_STRICT) {
-			for (i = 0; i < nb; i++) {
-				ivm_la la = 0;
-
-				if (ivm_dpdk_seg_map(f->domain, pkts[i],
-						     IVM_PERM_READ, &la) !=
-				    IVM_STATUS_SUCCESS)
-					f->bad++;
-				f->ring[i].addr = la;
-				f->ring[i].len = pkts[i]->data_len;
-			}
-		} else {
-			for (i = 0; i < nb; i++) {
-				f->ring[i].addr = rte_mbuf_data_iova(pkts[i]);
-				f->ring[i].len = pkts[i]->data_len;
-			}
-		}
+		if (nb == 0)
+			break; /* the pool ran dry: a leak, reported by the caller */
+		tx_map(f, pkts, nb, &burst);
 		for (i = 0; i < nb; i++)
 			device_fetch(f, &f->ring[i], pkts[i]);
-		/* Completion: the device is done with every descriptor. */
-		if (f->mode == PMDFWD_STRICT) {
-			for (i = 0; i < nb; i++)
-				if (ivm_dpdk_seg_unmap(f->domain, pkts[i],
-						       f->ring[i].addr) !=
-				    IVM_STATUS_SUCCESS)
-					f->bad++;
-		}
+		tx_complete(f, pkts, nb, &burst);
 		sent = rte_eth_tx_burst(f->port, 0, pkts, nb);
 		for (i = sent; i < nb; i++)
 			rte_pktmbuf_free(pkts[i]);
 		ivm_quiescent();
-		/* The lazy timeout: only strict mode ever unmaps. */
-		if (f->mode == PMDFWD_STRICT)
+		/* The lazy timeout: only the strict modes ever unmap. */
+		if (strict)
 			ivm_flush_poll(f->domain, NULL);
 		done += nb;
-		if (nb == 0)
-			break; /* the pool ran dry: a leak, reported by the caller */
 	}
 	f->packets += done;
 	return done;

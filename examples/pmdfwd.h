@@ -12,7 +12,11 @@
  *        PMDFWD_NO_IOMMU     rte_mbuf_data_iova(m), DPDK's own IOVA
  *        PMDFWD_POOL_MAPPED  rte_mbuf_data_iova(m), iovamap's IOVA (the pool
  *                            was mapped once with ivm_dpdk_pool_map)
- *        PMDFWD_STRICT       ivm_dpdk_seg_map(m), read-only, per packet
+ *        PMDFWD_STRICT       per packet, mapped read-only on transmit: the
+ *                            burst's segments in one call (ivm_dpdk_burst_map,
+ *                            one scatter mapping per burst)
+ *        PMDFWD_STRICT_SEG   per packet, one mapping per segment
+ *                            (ivm_dpdk_seg_map), read-only
  *   -> the device fetches each descriptor's frame (reads its first 8
  *      bytes).  Without an IOMMU the address is the memory's (IOVA-as-VA).
  *      With one, two models of the IOMMU:
@@ -25,11 +29,14 @@
  *                       translated through the domain (ivm_translate: RCU
  *                       read side, lock-free table walk) on the CPU
  *      and checks that the address reached the mbuf's data
- *   -> completion: PMDFWD_STRICT unmaps each segment (ivm_dpdk_seg_unmap,
- *      queued on the lazy flush queue)
+ *   -> completion (the device is done with the whole burst, as a NIC
+ *      reports it on the burst's last, report-status descriptor):
+ *      PMDFWD_STRICT unmaps the burst (ivm_dpdk_burst_unmap), PMDFWD_STRICT_SEG
+ *      each segment (ivm_dpdk_seg_unmap); both queue the invalidation on the
+ *      lazy flush queue
  *   -> tx burst to the port (frees the mbufs)
- *   -> ivm_quiescent() (QSBR builds); PMDFWD_STRICT: ivm_flush_poll() (the
- *      lazy timeout).
+ *   -> ivm_quiescent() (QSBR builds); the strict modes: ivm_flush_poll()
+ *      (the lazy timeout).
  *
  * The domain is a software-IOMMU domain (the embedded default backend) with
  * a Buddy allocator and lazy flush queues.  DPDK's EAL must be running in
@@ -45,8 +52,9 @@ enum pmdfwd_mode {
 	PMDFWD_NO_IOMMU = 0,
 	PMDFWD_POOL_MAPPED = 1,
 	PMDFWD_STRICT = 2,
+	PMDFWD_STRICT_SEG = 3,
 };
-#define PMDFWD_MODES 3
+#define PMDFWD_MODES 4
 
 enum pmdfwd_device {
 	PMDFWD_DEV_HW = 0,
@@ -63,7 +71,7 @@ struct pmdfwd_stats {
 	uint64_t in_use;   /* mbufs out of the pool now (0 between runs) */
 };
 
-/* "no-iommu", "pool-mapped", "strict", or NULL. */
+/* "no-iommu", "pool-mapped", "strict", "strict-seg", or NULL. */
 const char *pmdfwd_mode_name(enum pmdfwd_mode mode);
 
 /* Make a forwarder: a net_null port named after id, a pool, a domain

@@ -362,6 +362,128 @@ IVM_API ivm_status ivm_dpdk_seg_unmap(struct ivm_domain *domain,
 					       IVM_PAGE_SIZE);
 }
 
+/* ---- strict per-packet, a burst at a time ------------------------------- */
+
+/*
+ * The pages a burst of segments touches, in segment order, each listed
+ * once where a segment starts in the page the previous one ended in (a
+ * pool's neighbouring mbufs often share one).  pfns[k] receives the k-th
+ * page's frame (its address >> 12: a buffer's "physical" address is its
+ * virtual one, as for IVM_PHYS_BUFFER; pfns has room for one more than
+ * IVM_DPDK_BURST_MAX_PAGES), offs[i] the offset of segment i's first data
+ * byte from the burst's first logical address.  Returns the page count, or
+ * 0 for a NULL segment, an empty one, or more than
+ * IVM_DPDK_BURST_MAX_PAGES pages.
+ *
+ * Whether a segment shares its predecessor's page is as good as random
+ * (about half of a pool's 2 KiB buffers do), so that decision is
+ * arithmetic, not a branch: the frame is always written, the count moves
+ * on only for a new page.
+ */
+static uint32_t burst_layout(struct rte_mbuf *const segs[], uint16_t n,
+			     uint64_t *pfns, ivm_la *offs)
+{
+	uint64_t prev_end = UINT64_MAX; /* no page's frame number */
+	uint32_t pages = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		const struct rte_mbuf *m = segs[i];
+
+		if (m == NULL || m->data_len == 0)
+			return 0;
+		uint64_t data = seg_data(m);
+		uint64_t first = data >> IVM_PAGE_SHIFT;
+		uint64_t end = (data + m->data_len - 1) >> IVM_PAGE_SHIFT;
+
+		pfns[pages] = first;
+		pages += first != prev_end;
+		offs[i] = (ivm_la)(pages - 1) * IVM_PAGE_SIZE + (data & PAGE_MASK);
+		if (ivm_unlikely(end != first)) {
+			/* Data across a page boundary (a few per cent of
+			 * small packets; every large one). */
+			if (end - first > IVM_DPDK_BURST_MAX_PAGES - pages)
+				return 0;
+			for (uint64_t p = first + 1; p <= end; p++)
+				pfns[pages++] = p;
+		}
+		if (pages > IVM_DPDK_BURST_MAX_PAGES)
+			return 0;
+		prev_end = end;
+	}
+	return pages;
+}
+
+IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
+				      struct rte_mbuf *const segs[],
+				      uint16_t n, uint32_t permissions,
+				      ivm_la iovas_out[],
+				      struct ivm_dpdk_burst *burst_out)
+{
+	uint64_t pfns[IVM_DPDK_BURST_MAX_PAGES + 1]; /* burst_layout */
+	ivm_la offs[IVM_DPDK_BURST_MAX];
+	struct ivm_phys phys = { .type = IVM_PHYS_PFN_ARRAY };
+	uint32_t pages;
+	ivm_la la;
+	ivm_status st;
+
+	if (domain == NULL || segs == NULL || n == 0 ||
+	    n > IVM_DPDK_BURST_MAX || iovas_out == NULL || burst_out == NULL ||
+	    !perms_ok(permissions))
+		return IVM_STATUS_INVALID_PARAMETER;
+	pages = burst_layout(segs, n, pfns, offs);
+	if (pages == 0)
+		return IVM_STATUS_INVALID_PARAMETER;
+	phys.pfn_array.pfns = pfns;
+	phys.pfn_array.count = pages;
+	st = ivm_map_logical_range_ex(domain, permissions, &phys, NULL, NULL,
+				      NULL, &la);
+	if (st != IVM_STATUS_SUCCESS)
+		return st;
+	for (uint16_t i = 0; i < n; i++)
+		iovas_out[i] = la + offs[i];
+	burst_out->la = la;
+	burst_out->last = la + offs[n - 1];
+	burst_out->pages = pages;
+	burst_out->count = n;
+	return IVM_STATUS_SUCCESS;
+}
+
+/* Does segment m's data sit at logical address iova in domain? */
+static bool seg_at(struct ivm_domain *domain, const struct rte_mbuf *m,
+		   ivm_la iova)
+{
+	uint64_t pa;
+
+	return ivm_translate(domain, iova, &pa, NULL) == IVM_STATUS_SUCCESS &&
+	       pa == seg_data(m);
+}
+
+IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,
+					struct rte_mbuf *const segs[],
+					uint16_t n,
+					const struct ivm_dpdk_burst *burst)
+{
+	const struct rte_mbuf *first, *last;
+
+	if (domain == NULL || segs == NULL || burst == NULL || n == 0 ||
+	    n != burst->count || segs[0] == NULL || segs[n - 1] == NULL ||
+	    segs[n - 1]->data_len == 0)
+		return IVM_STATUS_INVALID_PARAMETER;
+	first = segs[0];
+	last = segs[n - 1];
+	/* The mapping must be the one burst_map made for these segments:
+	 * another burst's would unmap buffers its device still owns.  Its
+	 * first and last segment are checked by translation, and the last
+	 * one's data must end in the burst's last page (so a wrong page
+	 * count cannot take a neighbouring mapping along). */
+	if (!seg_at(domain, first, burst->la + (seg_data(first) & PAGE_MASK)) ||
+	    !seg_at(domain, last, burst->last) ||
+	    (burst->last + last->data_len - 1) / IVM_PAGE_SIZE !=
+		    burst->la / IVM_PAGE_SIZE + burst->pages - 1)
+		return IVM_STATUS_INVALID_PARAMETER;
+	return ivm_unmap_logical_range(domain, burst->la, burst->pages);
+}
+
 /* ---- external memory -------------------------------------------------- */
 
 struct ivm_dpdk_extmem {

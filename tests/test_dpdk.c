@@ -405,20 +405,281 @@ IVM_TEST(segment_map_and_unmap)
 	ivm_domain_destroy(&d);
 }
 
-/* Lcores map and unmap segments of one domain at once (ThreadSanitizer
- * runs this in scripts/test.sh): every map translates to its own packet
- * until its unmap, and nothing is left mapped. */
+/* A segment header the adapter reads (buf_addr, data_off, data_len) for
+ * data at `data`, which need not come from a pool. */
+static void fake_seg(struct rte_mbuf *m, char *data, uint16_t len)
+{
+	memset(m, 0, sizeof(*m));
+	m->buf_addr = data - 64;
+	m->data_off = 64;
+	m->data_len = len;
+}
+
+/* Every byte of segment m, first to last, translates to its data through
+ * the addresses from iova on, with permissions perm. */
+static bool seg_translates(struct ivm_domain *d, const struct rte_mbuf *m,
+			   ivm_la iova, uint32_t perm)
+{
+	uintptr_t data = rte_pktmbuf_mtod(m, uintptr_t);
+
+	for (uint32_t off = 0; off < m->data_len;
+	     off = off + 4096 < m->data_len ? off + 4096 : m->data_len) {
+		/* Each page of the data, and its last byte. */
+		uint64_t pa = 0;
+		uint32_t got = 0;
+		uint32_t at = off + 4096 < m->data_len ? off : m->data_len - 1u;
+
+		if (ivm_translate(d, iova + at, &pa, &got) != IVM_STATUS_SUCCESS ||
+		    pa != data + at || got != perm)
+			return false;
+		if (at == m->data_len - 1u)
+			break;
+	}
+	return true;
+}
+
+/*
+ * A burst's layout, with segments placed by hand in a 16-page buffer:
+ * pages shared by neighbours are listed once, a page met again later
+ * (not next to its first use) once more, and a segment across pages is
+ * contiguous in logical space.
+ */
+IVM_TEST(burst_layout_and_translation)
+{
+	struct ivm_domain *d = make_domain(39, true, IVM_FLUSH_LAZY);
+	char *mem = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct rte_mbuf m[6], *segs[6];
+	ivm_la iova[6];
+	struct ivm_dpdk_burst b;
+
+	CHECK(mem != MAP_FAILED);
+	fake_seg(&m[0], mem + 100, 100);            /* page 0 */
+	fake_seg(&m[1], mem + 300, 100);            /* page 0 again: shared */
+	fake_seg(&m[2], mem + 4000, 200);           /* pages 0-1 */
+	fake_seg(&m[3], mem + 4300, 50);            /* page 1: shared */
+	fake_seg(&m[4], mem + 3 * 4096 + 10, 8192); /* pages 3, 4, 5 */
+	fake_seg(&m[5], mem + 4096 + 5, 60);        /* page 1, not next */
+	for (int i = 0; i < 6; i++)
+		segs[i] = &m[i];
+	CHECK_STATUS(ivm_dpdk_burst_map(d, segs, 6, IVM_PERM_READ, iova, &b),
+		     IVM_STATUS_SUCCESS);
+	/* Pages 0, 1 | 3, 4, 5 | 1. */
+	CHECK_EQ_U64(b.pages, 6);
+	CHECK_EQ_U64(b.count, 6);
+	CHECK_EQ_U64(b.last, iova[5]);
+	CHECK_EQ_U64(iova[0], b.la + 100);
+	CHECK_EQ_U64(iova[1], b.la + 300);
+	CHECK_EQ_U64(iova[2], b.la + 4000);
+	CHECK_EQ_U64(iova[3], b.la + 4096 + 4300 - 4096);
+	CHECK_EQ_U64(iova[4], b.la + 2 * 4096 + 10);
+	CHECK_EQ_U64(iova[5], b.la + 5 * 4096 + 5);
+	for (int i = 0; i < 6; i++)
+		CHECK(seg_translates(d, &m[i], iova[i], IVM_PERM_READ));
+	CHECK_EQ_U64(live_mappings(d), 1);
+	/* Nothing past the burst's pages. */
+	uint64_t pa;
+	CHECK_STATUS(ivm_translate(d, b.la + 6 * 4096, &pa, NULL),
+		     IVM_STATUS_INVALID_PARAMETER_2);
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, segs, 6, &b), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(live_mappings(d), 0);
+	CHECK_STATUS(ivm_translate(d, iova[0], &pa, NULL),
+		     IVM_STATUS_INVALID_PARAMETER_2);
+
+	/* The most pages a burst takes, and one page more: 16 segments of
+	 * 16 pages (65535 bytes from a page start), apart from each other. */
+	enum { NH = IVM_DPDK_BURST_MAX_PAGES / 16 };
+	size_t huge_len = (size_t)(NH + 1) * 17 * 4096;
+	char *huge = mmap(NULL, huge_len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct rte_mbuf h[NH + 1], *hs[NH + 1];
+	ivm_la hiova[NH + 1];
+
+	CHECK(huge != MAP_FAILED);
+	for (unsigned i = 0; i <= NH; i++) {
+		fake_seg(&h[i], huge + (size_t)i * 17 * 4096, 65535);
+		hs[i] = &h[i];
+	}
+	CHECK_STATUS(ivm_dpdk_burst_map(d, hs, NH, IVM_PERM_WRITE, hiova, &b),
+		     IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(b.pages, IVM_DPDK_BURST_MAX_PAGES);
+	for (unsigned i = 0; i < NH; i++) {
+		CHECK_EQ_U64(hiova[i], b.la + (uint64_t)i * 16 * 4096);
+		CHECK(seg_translates(d, &h[i], hiova[i], IVM_PERM_WRITE));
+	}
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, hs, NH, &b), IVM_STATUS_SUCCESS);
+	/* One more page (a byte of the next segment): refused, nothing
+	 * mapped, the outputs untouched. */
+	h[NH].data_len = 1;
+	memset(hiova, 0xa5, sizeof(hiova));
+	struct ivm_dpdk_burst before;
+	memset(&b, 0x5a, sizeof(b));
+	before = b;
+	CHECK_STATUS(ivm_dpdk_burst_map(d, hs, NH + 1, IVM_PERM_WRITE, hiova,
+					&b),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK(memcmp(&b, &before, sizeof(b)) == 0);
+	for (unsigned i = 0; i <= NH; i++)
+		CHECK_EQ_U64(hiova[i], 0xa5a5a5a5a5a5a5a5ull);
+	CHECK_EQ_U64(live_mappings(d), 0);
+
+	munmap(huge, huge_len);
+	munmap(mem, 16 * 4096);
+	ivm_domain_destroy(&d);
+}
+
+/* A burst of a pool's mbufs: bad input changes nothing; an unmap must
+ * name the burst of these very segments. */
+IVM_TEST(burst_map_and_unmap)
+{
+	struct ivm_domain *d = make_domain(39, true, IVM_FLUSH_LAZY);
+	struct rte_mempool *mp = make_pool("pool_burst");
+	struct rte_mbuf *a[32], *c[32];
+	ivm_la ia[32], ic[32];
+	struct ivm_dpdk_burst ba, bc, bad;
+	uint64_t pa;
+
+	CHECK(rte_pktmbuf_alloc_bulk(mp, a, 32) == 0);
+	CHECK(rte_pktmbuf_alloc_bulk(mp, c, 32) == 0);
+	for (int i = 0; i < 32; i++) {
+		/* 60 .. 1514 bytes: some cross a page. */
+		CHECK(rte_pktmbuf_append(a[i], (uint16_t)(60 + i * 47)) != NULL);
+		CHECK(rte_pktmbuf_append(c[i], 64) != NULL);
+	}
+
+	/* Bad input: INVALID_PARAMETER, nothing mapped. */
+	CHECK_STATUS(ivm_dpdk_burst_map(NULL, a, 32, IVM_PERM_READ, ia, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_burst_map(d, NULL, 32, IVM_PERM_READ, ia, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_burst_map(d, a, 0, IVM_PERM_READ, ia, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_burst_map(d, a, IVM_DPDK_BURST_MAX + 1,
+					IVM_PERM_READ, ia, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_burst_map(d, a, 32, 0, ia, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_burst_map(d, a, 32, 8, ia, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_burst_map(d, a, 32, IVM_PERM_READ, NULL, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_burst_map(d, a, 32, IVM_PERM_READ, ia, NULL),
+		     IVM_STATUS_INVALID_PARAMETER);
+	struct rte_mbuf *held = a[17];
+	a[17] = NULL; /* a NULL segment in the middle */
+	CHECK_STATUS(ivm_dpdk_burst_map(d, a, 32, IVM_PERM_READ, ia, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	a[17] = held;
+	uint16_t len = a[31]->data_len;
+	a[31]->data_len = 0; /* an empty last segment */
+	CHECK_STATUS(ivm_dpdk_burst_map(d, a, 32, IVM_PERM_READ, ia, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	a[31]->data_len = len;
+	CHECK_EQ_U64(live_mappings(d), 0);
+
+	/* Two bursts: every segment translates, read-write. */
+	uint32_t rw = IVM_PERM_READ | IVM_PERM_WRITE;
+	CHECK_STATUS(ivm_dpdk_burst_map(d, a, 32, rw, ia, &ba),
+		     IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_burst_map(d, c, 32, rw, ic, &bc),
+		     IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(live_mappings(d), 2);
+	for (int i = 0; i < 32; i++) {
+		CHECK(seg_translates(d, a[i], ia[i], rw));
+		CHECK(seg_translates(d, c[i], ic[i], rw));
+	}
+
+	/* Unmaps that do not name these segments' burst: refused, both
+	 * bursts stay. */
+	CHECK_STATUS(ivm_dpdk_burst_unmap(NULL, a, 32, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, NULL, 32, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, a, 32, NULL),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, a, 31, &ba),
+		     IVM_STATUS_INVALID_PARAMETER); /* count */
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, a, 32, &bc),
+		     IVM_STATUS_INVALID_PARAMETER); /* the other burst */
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, c, 32, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	bad = ba;
+	bad.pages++; /* would take a neighbour along */
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, a, 32, &bad),
+		     IVM_STATUS_INVALID_PARAMETER);
+	bad = ba;
+	bad.last = ia[30];
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, a, 32, &bad),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_EQ_U64(live_mappings(d), 2);
+	CHECK(seg_translates(d, a[0], ia[0], rw));
+	CHECK(seg_translates(d, c[31], ic[31], rw));
+
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, a, 32, &ba), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_translate(d, ia[0], &pa, NULL),
+		     IVM_STATUS_INVALID_PARAMETER_2);
+	CHECK(seg_translates(d, c[0], ic[0], rw));
+	/* Twice: the burst is gone. */
+	CHECK(ivm_dpdk_burst_unmap(d, a, 32, &ba) != IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, c, 32, &bc), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(live_mappings(d), 0);
+
+	rte_pktmbuf_free_bulk(a, 32);
+	rte_pktmbuf_free_bulk(c, 32);
+	CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);
+	rte_mempool_free(mp);
+	ivm_domain_destroy(&d);
+}
+
+/* Lcores map and unmap segments, one by one and a burst at a time, of one
+ * domain at once (ThreadSanitizer runs this in scripts/test.sh): every map
+ * translates to its own packet until its unmap, and nothing is left
+ * mapped. */
 struct seg_worker {
 	struct ivm_domain *d;
 	struct rte_mempool *mp;
 	unsigned bad;
 };
 
+/* One burst of 8 segments of mbufs from w's pool, mapped, checked on
+ * every segment and unmapped. */
+static void burst_round(struct seg_worker *w, unsigned i)
+{
+	struct rte_mbuf *m[8];
+	ivm_la iova[8];
+	struct ivm_dpdk_burst b;
+	bool ok = true;
+
+	if (rte_pktmbuf_alloc_bulk(w->mp, m, 8) != 0) {
+		w->bad++;
+		return;
+	}
+	for (unsigned k = 0; k < 8; k++)
+		ok &= rte_pktmbuf_append(m[k], (uint16_t)(64 + (i + k * 97) %
+							   1400)) != NULL;
+	ok = ok && ivm_dpdk_burst_map(w->d, m, 8, IVM_PERM_READ, iova, &b) ==
+			   IVM_STATUS_SUCCESS;
+	for (unsigned k = 0; ok && k < 8; k++) {
+		uint64_t pa = 0;
+
+		ok = ivm_translate(w->d, iova[k], &pa, NULL) ==
+			     IVM_STATUS_SUCCESS &&
+		     pa == rte_pktmbuf_mtod(m[k], uintptr_t);
+	}
+	ok = ok && ivm_dpdk_burst_unmap(w->d, m, 8, &b) == IVM_STATUS_SUCCESS;
+	w->bad += !ok;
+	rte_pktmbuf_free_bulk(m, 8);
+}
+
 static void *seg_worker_main(void *arg)
 {
 	struct seg_worker *w = arg;
 
 	for (unsigned i = 0; i < 20000; i++) {
+		if (i % 4 == 3) {
+			burst_round(w, i);
+			continue;
+		}
 		struct rte_mbuf *m = rte_pktmbuf_alloc(w->mp);
 		uint64_t pa = 0;
 		ivm_la la;

@@ -192,6 +192,81 @@ IVM_API ivm_status ivm_dpdk_seg_unmap(struct ivm_domain *domain,
 				      const struct rte_mbuf *seg,
 				      ivm_la iova);
 
+/* Most segments, and most pages, one ivm_dpdk_burst_map call takes. */
+#define IVM_DPDK_BURST_MAX 256
+#define IVM_DPDK_BURST_MAX_PAGES 256
+
+/* What ivm_dpdk_burst_map mapped; ivm_dpdk_burst_unmap takes it back. */
+struct ivm_dpdk_burst {
+	ivm_la la;       /* first logical address of the burst's mapping */
+	ivm_la last;     /* the last segment's address (iovas_out[n - 1]) */
+	uint32_t pages;  /* pages it maps */
+	uint16_t count;  /* segments it was made for */
+};
+
+/*
+ * ivm_dpdk_burst_map - strict per-packet, a burst at a time: map the data
+ * of n mbuf segments for the device in one call, and return the logical
+ * address of each segment's first data byte in iovas_out[i].
+ *
+ * The pages that hold the segments' data are mapped as one scatter
+ * mapping (an IVM_PHYS_PFN_ARRAY map, in segment order, a page listed once
+ * where a segment starts in the page its predecessor ended in): each
+ * segment is contiguous in logical space even where its data crosses a
+ * page.  This is how a PMD that completes transmissions a group at a time
+ * (one report-status descriptor per burst) maps its bursts: one map on
+ * transmit, one unmap (ivm_dpdk_burst_unmap) when the group's last
+ * descriptor completes.  The device reaches each buffer only between the
+ * two.  Compared with n calls of ivm_dpdk_seg_map it costs one argument
+ * check, one logical block, one page-table walk per 512 pages and one
+ * flush-queue entry per burst instead of per segment.  The granule is
+ * still the 4 KiB page: whatever else shares a page with a segment is
+ * reachable too (as with ivm_dpdk_seg_map).
+ *
+ * @segs, @n:     1 .. IVM_DPDK_BURST_MAX segments (a chained packet's
+ *                segments are passed one by one); their data may span at
+ *                most IVM_DPDK_BURST_MAX_PAGES pages in all.
+ * @permissions:  IVM_PERM_READ (transmit) and/or IVM_PERM_WRITE; not 0.
+ * @iovas_out:    n logical addresses, for the descriptors.
+ * @burst_out:    what to pass to ivm_dpdk_burst_unmap.
+ *
+ * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL
+ * argument or segment, n out of range, a segment with data_len 0, too many
+ * pages, bad permissions); any status of ivm_map_logical_range_ex for an
+ * IVM_PHYS_PFN_ARRAY (NOT_SUPPORTED on a VFIO domain, whose type1 maps take
+ * one virtual range: use ivm_dpdk_seg_map there).  On failure nothing is
+ * mapped and iovas_out and *burst_out are untouched.
+ *
+ * Context: any lcore; registered with RCU on first use.  Blocking: as
+ * ivm_dpdk_seg_map (a burst of more than 32 pages takes a block the
+ * per-CPU magazines do not cache, from the allocator under its lock).
+ * Ordering: the mapping is visible to the device when the call returns.
+ */
+IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
+				      struct rte_mbuf *const segs[],
+				      uint16_t n, uint32_t permissions,
+				      ivm_la iovas_out[],
+				      struct ivm_dpdk_burst *burst_out);
+
+/*
+ * ivm_dpdk_burst_unmap - unmap what ivm_dpdk_burst_map mapped for the same
+ * n segments (same order, same data_off and data_len), once the device has
+ * completed all of them.  In a lazy domain the invalidation is queued on
+ * the calling CPU's flush queue and the call returns at once.
+ *
+ * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL
+ * argument, n not the burst's count, or a burst whose first or last
+ * segment does not translate to that segment's data, or whose last
+ * segment does not end in its last page: another burst's handle is
+ * refused and changes nothing); any status of ivm_unmap_logical_range.
+ *
+ * Context, Blocking: as ivm_unmap_logical_range.
+ */
+IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,
+					struct rte_mbuf *const segs[],
+					uint16_t n,
+					const struct ivm_dpdk_burst *burst);
+
 /* External memory registered with DPDK at iovamap's addresses (opaque). */
 struct ivm_dpdk_extmem;
 
