@@ -18,8 +18,10 @@
  *
  *  - Strict per-packet: map each segment's data when it is handed to the
  *    device (ivm_dpdk_seg_map) and unmap it when the device has completed
- *    it (ivm_dpdk_seg_unmap).  The device reaches each buffer only while it
- *    owns it.  In a lazy domain (the default flush mode) the unmap queues
+ *    it (ivm_dpdk_seg_unmap), or a burst at a time (ivm_dpdk_burst_map /
+ *    ivm_dpdk_burst_unmap: one scatter mapping per burst, for a PMD that
+ *    completes transmissions a group at a time).  The device reaches each
+ *    buffer only while it owns it.  In a lazy domain (the default flush mode) the unmap queues
  *    the invalidation on the calling CPU's flush queue; the address is
  *    reused only after the backend's sync, so the cost per packet is one
  *    map and one queued unmap.  Call ivm_flush_poll() (and, in a QSBR
@@ -45,9 +47,10 @@
  *
  * Threads and RCU: the calls follow iovamap/domain.h's table.  Pool map
  * and unmap, and the external-memory calls, run on a control thread while
- * no lcore uses the pool.  ivm_dpdk_seg_map/unmap and ivm_dpdk_pool_iova
- * run on any lcore concurrently (map/unmap take the same per-CPU fast paths
- * as ivm_map_logical_range_ex / ivm_unmap_logical_range); in a QSBR build
+ * no lcore uses the pool.  ivm_dpdk_seg_map/unmap, ivm_dpdk_burst_map/unmap
+ * and ivm_dpdk_pool_iova run on any lcore concurrently (map/unmap take the
+ * same per-CPU fast paths as ivm_map_logical_range_ex /
+ * ivm_unmap_logical_range); in a QSBR build
  * every lcore that calls them must announce a quiescent state regularly
  * (ivm_quiescent, once per burst).
  */
