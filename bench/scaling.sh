@@ -63,7 +63,11 @@ step() {
 	fi
 	say "$name: $* (estimate $est s, $left s left)"
 	t0=$(date +%s)
-	timeout "$left" "$@" >>"$log" 2>&1
+	if command -v timeout >/dev/null 2>&1; then
+		timeout "$left" "$@" >>"$log" 2>&1
+	else
+		"$@" >>"$log" 2>&1
+	fi
 	rc=$?
 	say "$name: exit $rc after $(($(date +%s) - t0)) s"
 	[ "$rc" -eq 0 ] || status=1
