@@ -31,7 +31,9 @@
  *     is refused; after ivm_dpdk_seg_unmap (and ivm_flush_domain in the
  *     lazy domain; none in the strict one) the address no longer
  *     translates and a device write to it does not land.  A read-only
- *     segment mapping cannot be written by the device;
+ *     segment mapping cannot be written by the device.  A burst map
+ *     (ivm_dpdk_burst_map: an array of frames) is NOT_SUPPORTED on VFIO
+ *     and changes nothing;
  *  3. ivm_dpdk_pool_unmap gives every mbuf, object and chunk its DPDK IOVA
  *     back, none of the old addresses translates, and a device write to
  *     an old mbuf address does not land; the pool maps again;
@@ -732,6 +734,20 @@ static void test_seg(const char *group, struct ivm_domain *d, struct edu *edu,
 		vm_check_status(group, "seg_unmap_read_only",
 				ivm_dpdk_seg_unmap(d, ro, ro_iova), IVM_STATUS_SUCCESS);
 	}
+
+	/* A burst map is one array of frames, which type1 cannot take:
+	 * NOT_SUPPORTED, and nothing changes. */
+	struct rte_mbuf *pair[2] = { m, ro };
+	ivm_la piova[2] = { 0, 0 };
+	struct ivm_dpdk_burst b = { 0 };
+	uint64_t now = domain_mappings(d);
+
+	vm_check_status(group, "burst_map_not_supported",
+			ivm_dpdk_burst_map(d, pair, 2, IVM_PERM_READ, piova, &b),
+			IVM_STATUS_NOT_SUPPORTED);
+	vmtest_check(domain_mappings(d) == now && piova[0] == 0 &&
+		     piova[1] == 0 && b.pages == 0, group,
+		     "burst_map_not_supported_changed_nothing");
 out:
 	rte_pktmbuf_free_bulk(held, SEG_MBUFS);
 	rte_mempool_free(mp);
