@@ -43,7 +43,10 @@
  *  1. Only the sweep that sealed a table writes PT_DEAD into it, or takes
  *     PT_DEAD out of it (when a seal fails); every other writer changes an
  *     entry only by a CAS from 0 or PT_MARKER, or by a store to a leaf or
- *     marker it owns.
+ *     marker it owns.  A 4 KiB slot of a range its writer owns outright
+ *     (struct pt_source.exclusive: the allocator handed the range out) is
+ *     such a store, once the writer's CAS on an earlier slot of the same
+ *     table has pinned the table (invariant 3).
  *  2. A linked table has no PT_DEAD entry, except during a seal.  A sealed
  *     table is never written again; it is unlinked, then freed after a
  *     grace period (table_retire), so a reader or writer that loaded its
@@ -414,12 +417,16 @@ static ivm_status install_run(struct pagetable *pt, ivm_la base,
 			break;
 		uint64_t expect = expect_marker ? PT_MARKER : 0;
 		uint64_t v = leaf_value(src, index, pages, level);
-		if (installed > 0 && src->exclusive && !expect_marker) {
+		if (installed > 0 && level == 0 && src->exclusive &&
+		    !expect_marker) {
 			/* Our first leaf pins this table (invariant 3: a
 			 * seal, which goes in index order, fails on it and
 			 * never reaches the entries after it), and nobody
 			 * else installs into an exclusive range: its slots
-			 * are empty and stay so.  Stores, not CASes. */
+			 * are empty and stay so.  Stores, not CASes.  Only
+			 * at level 0: a slot above may hold an empty table
+			 * kept for reuse, which the CAS finds (pt_install
+			 * reclaims it) and a store would overwrite. */
 			uint64_t n = 1;
 
 			if (src->pfns) {

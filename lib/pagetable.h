@@ -136,7 +136,7 @@ struct pt_source {
 				    writer installs into it (the allocator
 				    handed it out), so after the first leaf
 				    a table takes by CAS, the rest of its
-				    leaves are stores (pagetable.c) */
+				    4 KiB leaves are stores (pagetable.c) */
 };
 
 /* Page size covered by one entry at level L. */

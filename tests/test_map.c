@@ -317,6 +317,56 @@ IVM_TEST(map_exclusive_runs_across_tables)
 	ivm_domain_destroy(&d);
 }
 
+/*
+ * The store path of an exclusive range is for 4 KiB leaves only: a 2 MiB
+ * slot may hold an empty leaf table kept for reuse, which a large map must
+ * find (and reclaim), not overwrite.  A 4 MiB map whose second 2 MiB slot
+ * holds such a table gets two 2 MiB leaves, and the table is given back,
+ * not lost (ASan's leak check would see a lost one at destroy).
+ */
+IVM_TEST(map_exclusive_large_leaves_meet_a_kept_table)
+{
+	struct ivm_domain *d = bb_domain_buddy(30, IVM_ALLOCATOR_ALLOW_EXPLICIT);
+	const ivm_la two_mib = 2u << 20;
+	const ivm_la base = 4 * two_mib;
+	ivm_la ex, la;
+	struct ivm_phys p = bb_contig(FAKE_PA, PG);
+
+	/* A 4 KiB map in the second 2 MiB slot, then its unmap: the leaf
+	 * table stays, empty. */
+	ex = base + two_mib + 5 * PG;
+	CHECK_STATUS(ivm_map_logical_range_ex(d, PERM_RW, &p, &ex, NULL, NULL,
+					      &la),
+		     IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_unmap_logical_range(d, ex, 1), IVM_STATUS_SUCCESS);
+	struct ivm_domain_stats before = bb_stats(d);
+	CHECK(before.pt_empty_tables >= 1);
+
+	p = bb_contig(FAKE_PA, 2 * two_mib);
+	ex = base;
+	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_READ, &p, &ex, NULL,
+					      NULL, &la),
+		     IVM_STATUS_SUCCESS);
+	EXPECT_TR(d, base, FAKE_PA, IVM_PERM_READ);
+	EXPECT_TR(d, base + two_mib + 5 * PG + 7, FAKE_PA + two_mib + 5 * PG + 7,
+		  IVM_PERM_READ);
+	EXPECT_TR(d, base + 2 * two_mib - 1, FAKE_PA + 2 * two_mib - 1,
+		  IVM_PERM_READ);
+	struct ivm_domain_stats after = bb_stats(d);
+	CHECK(after.pt_tables < before.pt_tables); /* the kept table went */
+	CHECK_EQ_U64(after.mappings, 1);
+	CHECK_EQ_U64(after.mapped_pages, 1024);
+	CHECK_STATUS(ivm_unmap_logical_range(d, base, 1024), IVM_STATUS_SUCCESS);
+	/* 4 KiB maps go there again. */
+	p = bb_contig(FAKE_PA, PG);
+	ex = base + two_mib + 5 * PG;
+	CHECK_STATUS(ivm_map_logical_range_ex(d, PERM_RW, &p, &ex, NULL, NULL,
+					      &la),
+		     IVM_STATUS_SUCCESS);
+	EXPECT_TR(d, ex, FAKE_PA, PERM_RW);
+	ivm_domain_destroy(&d);
+}
+
 IVM_TEST(map_contiguous_highest_physical_page)
 {
 	struct ivm_domain *d = bb_domain_plain();
