@@ -52,41 +52,6 @@ static void *setup(enum pmdfwd_mode mode, enum pmdfwd_device dev)
 	return pmdfwd_create(mode, dev, id++);
 }
 
-static void *setup_none(int nthreads)
-{
-	return setup(PMDFWD_NO_IOMMU, PMDFWD_DEV_HW);
-}
-
-static void *setup_pool_hw(int nthreads)
-{
-	return setup(PMDFWD_POOL_MAPPED, PMDFWD_DEV_HW);
-}
-
-static void *setup_strict_hw(int nthreads)
-{
-	return setup(PMDFWD_STRICT, PMDFWD_DEV_HW);
-}
-
-static void *setup_strict_seg_hw(int nthreads)
-{
-	return setup(PMDFWD_STRICT_SEG, PMDFWD_DEV_HW);
-}
-
-static void *setup_strict_seg_sw(int nthreads)
-{
-	return setup(PMDFWD_STRICT_SEG, PMDFWD_DEV_SW);
-}
-
-static void *setup_pool_sw(int nthreads)
-{
-	return setup(PMDFWD_POOL_MAPPED, PMDFWD_DEV_SW);
-}
-
-static void *setup_strict_sw(int nthreads)
-{
-	return setup(PMDFWD_STRICT, PMDFWD_DEV_SW);
-}
-
 static void run(void *ctx, int thread_index, uint64_t n_ops)
 {
 	if (pmdfwd_run(ctx, n_ops) != n_ops) {
@@ -111,39 +76,50 @@ static void teardown(void *ctx)
 	pmdfwd_destroy(ctx);
 }
 
-#define PMD_DEF(name_, desc_, setup_)                                       \
-	{ .name = name_, .description = desc_, .setup = setup_,              \
-	  .teardown = teardown, .run = run, .batch = PACKETS_PER_RUN,        \
-	  .max_threads = 1 }
+/* X(id, name, description, mode, device): one benchmark each. */
+#define PMD_BENCHMARKS(X)                                                    \
+	X(none, "pmd_fwd/no_iommu",                                          \
+	  "one packet forwarded with DPDK's own IOVAs (baseline)",           \
+	  PMDFWD_NO_IOMMU, PMDFWD_DEV_HW)                                    \
+	X(pool_hw, "pmd_fwd/pool_mapped",                                    \
+	  "one packet forwarded from a pool mapped once; hardware IOMMU",    \
+	  PMDFWD_POOL_MAPPED, PMDFWD_DEV_HW)                                 \
+	X(strict_hw, "pmd_fwd/strict",                                       \
+	  "one packet forwarded, mapped on tx (one scatter mapping per "     \
+	  "burst) and lazily unmapped on completion; hardware IOMMU",        \
+	  PMDFWD_STRICT, PMDFWD_DEV_HW)                                      \
+	X(strict_seg_hw, "pmd_fwd/strict_seg",                               \
+	  "one packet forwarded, mapped on tx (one mapping per segment) "    \
+	  "and lazily unmapped on completion; hardware IOMMU",               \
+	  PMDFWD_STRICT_SEG, PMDFWD_DEV_HW)                                  \
+	X(pool_sw, "pmd_fwd/pool_mapped_sw",                                 \
+	  "as pool_mapped, the device translating every descriptor with "    \
+	  "ivm_translate",                                                   \
+	  PMDFWD_POOL_MAPPED, PMDFWD_DEV_SW)                                 \
+	X(strict_sw, "pmd_fwd/strict_sw",                                    \
+	  "as strict, the device translating every descriptor with "         \
+	  "ivm_translate",                                                   \
+	  PMDFWD_STRICT, PMDFWD_DEV_SW)                                      \
+	X(strict_seg_sw, "pmd_fwd/strict_seg_sw",                            \
+	  "as strict_seg, the device translating every descriptor with "     \
+	  "ivm_translate",                                                   \
+	  PMDFWD_STRICT_SEG, PMDFWD_DEV_SW)
 
-static const struct ivm_bench_def defs[] = {
-	PMD_DEF("pmd_fwd/no_iommu",
-		"one packet forwarded with DPDK's own IOVAs (baseline)",
-		setup_none),
-	PMD_DEF("pmd_fwd/pool_mapped",
-		"one packet forwarded from a pool mapped once; hardware IOMMU",
-		setup_pool_hw),
-	PMD_DEF("pmd_fwd/strict",
-		"one packet forwarded, mapped on tx (one scatter mapping per "
-		"burst) and lazily unmapped on completion; hardware IOMMU",
-		setup_strict_hw),
-	PMD_DEF("pmd_fwd/strict_seg",
-		"one packet forwarded, mapped on tx (one mapping per segment) "
-		"and lazily unmapped on completion; hardware IOMMU",
-		setup_strict_seg_hw),
-	PMD_DEF("pmd_fwd/pool_mapped_sw",
-		"as pool_mapped, the device translating every descriptor with "
-		"ivm_translate",
-		setup_pool_sw),
-	PMD_DEF("pmd_fwd/strict_sw",
-		"as strict, the device translating every descriptor with "
-		"ivm_translate",
-		setup_strict_sw),
-	PMD_DEF("pmd_fwd/strict_seg_sw",
-		"as strict_seg, the device translating every descriptor with "
-		"ivm_translate",
-		setup_strict_seg_sw),
-};
+/* The shim's setup takes no context: one function per benchmark. */
+#define PMD_SETUP(id, name, desc, mode, dev)                                 \
+	static void *setup_##id(int nthreads)                                \
+	{                                                                    \
+		(void)nthreads;                                              \
+		return setup(mode, dev);                                     \
+	}
+PMD_BENCHMARKS(PMD_SETUP)
+
+#define PMD_DEF(id, name_, desc_, mode, dev)                                 \
+	{ .name = name_, .description = desc_, .setup = setup_##id,          \
+	  .teardown = teardown, .run = run, .batch = PACKETS_PER_RUN,        \
+	  .max_threads = 1 },
+
+static const struct ivm_bench_def defs[] = { PMD_BENCHMARKS(PMD_DEF) };
 
 const struct ivm_bench_def *ivm_bench_suite_pmd(size_t *count)
 {

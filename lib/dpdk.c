@@ -317,6 +317,16 @@ static uintptr_t seg_data(const struct rte_mbuf *seg)
 	return (uintptr_t)seg->buf_addr + seg->data_off;
 }
 
+/* Does segment m's data sit at logical address iova in domain? */
+static bool seg_at(struct ivm_domain *domain, const struct rte_mbuf *m,
+		   ivm_la iova)
+{
+	uint64_t pa;
+
+	return ivm_translate(domain, iova, &pa, NULL) == IVM_STATUS_SUCCESS &&
+	       pa == seg_data(m);
+}
+
 IVM_API ivm_status ivm_dpdk_seg_map(struct ivm_domain *domain,
 				    const struct rte_mbuf *seg,
 				    uint32_t permissions, ivm_la *iova_out)
@@ -344,18 +354,14 @@ IVM_API ivm_status ivm_dpdk_seg_unmap(struct ivm_domain *domain,
 				      const struct rte_mbuf *seg,
 				      ivm_la iova)
 {
-	uintptr_t data, offset;
-	uint64_t pa;
+	uintptr_t offset;
 
 	if (domain == NULL || seg == NULL || seg->data_len == 0)
 		return IVM_STATUS_INVALID_PARAMETER;
-	data = seg_data(seg);
-	offset = data & PAGE_MASK;
+	offset = seg_data(seg) & PAGE_MASK;
 	/* The address must be the one seg_map gave for this very segment:
 	 * another segment's would unmap a buffer its device still owns. */
-	if ((iova & PAGE_MASK) != offset ||
-	    ivm_translate(domain, iova, &pa, NULL) != IVM_STATUS_SUCCESS ||
-	    pa != data)
+	if ((iova & PAGE_MASK) != offset || !seg_at(domain, seg, iova))
 		return IVM_STATUS_INVALID_PARAMETER;
 	return ivm_unmap_logical_range(domain, iova - offset,
 				       (offset + seg->data_len + PAGE_MASK) /
@@ -446,16 +452,6 @@ IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
 	burst_out->pages = pages;
 	burst_out->count = n;
 	return IVM_STATUS_SUCCESS;
-}
-
-/* Does segment m's data sit at logical address iova in domain? */
-static bool seg_at(struct ivm_domain *domain, const struct rte_mbuf *m,
-		   ivm_la iova)
-{
-	uint64_t pa;
-
-	return ivm_translate(domain, iova, &pa, NULL) == IVM_STATUS_SUCCESS &&
-	       pa == seg_data(m);
 }
 
 IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,

@@ -263,7 +263,7 @@ IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
  * segment does not end in its last page: another burst's handle is
  * refused and changes nothing); any status of ivm_unmap_logical_range.
  *
- * Context, Blocking: as ivm_unmap_logical_range.
+ * Context, Blocking, Ordering: as ivm_unmap_logical_range.
  */
 IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,
 					struct rte_mbuf *const segs[],
