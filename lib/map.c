@@ -161,20 +161,16 @@ static void remove_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
 
 /*
  * The common unmap, one mapping held in one leaf (a 4 KiB, 2 MiB or 1 GiB
- * page): pt_take_single owns and clears it with one CAS.  False: take the
+ * page) or in a run of 4 KiB leaves of one table (a burst of packets,
+ * lib/dpdk.c): pt_take_mapping owns and clears it.  False: take the
  * general path, which also decides the error status.
  */
-static bool unmap_single(struct ivm_domain *d, ivm_la la, uint64_t pages,
-			 unsigned kinds)
+static bool unmap_one(struct ivm_domain *d, ivm_la la, uint64_t pages,
+		      unsigned kinds)
 {
 	enum pt_kind kind;
 
-	/* Only a leaf's size can be one leaf: skip the walk for the rest (a
-	 * burst of packets maps a run of 4 KiB leaves, lib/dpdk.c). */
-	if (pages != 1 && pages != pt_level_size(1) >> IVM_PAGE_SHIFT &&
-	    pages != pt_level_size(2) >> IVM_PAGE_SHIFT)
-		return false;
-	if (!pt_take_single(&d->pt, la, pages, kinds, &kind))
+	if (!pt_take_mapping(&d->pt, la, pages, kinds, &kind))
 		return false;
 	struct unmap_walk walk = {
 		.mappings = 1,
@@ -251,7 +247,7 @@ IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
 		return IVM_STATUS_INVALID_PARAMETER_3;
 
 	ivm_rcu_ensure_registered();
-	if (unmap_single(domain, la, pages, kinds))
+	if (unmap_one(domain, la, pages, kinds))
 		return IVM_STATUS_SUCCESS;
 	if (!pt_claim_whole(&domain->pt, la, pages, kinds, note_mapping, &walk))
 		return IVM_STATUS_INVALID_PARAMETER;
@@ -331,7 +327,7 @@ IVM_API ivm_status ivm_unmap_identity_range_ex(struct ivm_domain *domain,
 		return IVM_STATUS_SUCCESS;
 
 	ivm_rcu_ensure_registered();
-	if (unmap_single(domain, src.base, pages, 1u << PT_KIND_IDENTITY))
+	if (unmap_one(domain, src.base, pages, 1u << PT_KIND_IDENTITY))
 		return IVM_STATUS_SUCCESS;
 	if (!pt_claim_whole(&domain->pt, src.base, pages,
 			    1u << PT_KIND_IDENTITY, note_mapping, &walk))

@@ -77,7 +77,7 @@
  *   pt_remove        | with pt_install / pt_remove of disjoint ranges
  *   pt_check_whole   | with everything (it only reads)
  *   pt_claim_whole   | with everything; of two claims of one mapping
- *   pt_take_single   | exactly one wins (a CAS on its first leaf)
+ *   pt_take_mapping  | exactly one wins (a CAS on its first leaf)
  *   pt_reclaim       | with everything (the seal settles races)
  *   pt_tally         | with everything (it only reads)
  * (Overlapping installs resolve to exactly one winner: each leaf is taken
@@ -343,18 +343,25 @@ static uint64_t store_frames(struct pt_table *t, unsigned i,
 			     const struct pt_source *src, uint64_t index,
 			     uint64_t pages)
 {
+	/* Locals, so that the stores below need not reload them. */
+	const uint64_t *pfns = src->pfns + index;
+	_Atomic uint64_t *slot = &t->entry[i];
+	const uint64_t flags = PT_PRESENT | src->flags;
 	uint64_t count = pages - index;
-	uint64_t flags = PT_PRESENT | src->flags;
 
 	if (count > PT_ENTRIES - i)
 		count = PT_ENTRIES - i;
-	for (uint64_t n = 0; n < count; n++) {
-		uint64_t v = src->pfns[index + n] << IVM_PAGE_SHIFT | flags |
-			     (index + n + 1 == pages ? PT_LAST : 0);
-
-		IVM_ASSERT(ivm_load_relaxed(&t->entry[i + n]) == 0);
+	/* The mapping's last leaf, if in this table, takes PT_LAST. */
+	uint64_t body = count - (index + count == pages);
+	for (uint64_t n = 0; n < body; n++) {
+		IVM_ASSERT(ivm_load_relaxed(&slot[n]) == 0);
 		/* R1, as the CAS of install_run. */
-		ivm_store_release(&t->entry[i + n], v);
+		ivm_store_release(&slot[n], pfns[n] << IVM_PAGE_SHIFT | flags);
+	}
+	if (body < count) {
+		IVM_ASSERT(ivm_load_relaxed(&slot[body]) == 0);
+		ivm_store_release(&slot[body], pfns[body] << IVM_PAGE_SHIFT |
+						       flags | PT_LAST);
 	}
 	return count;
 }
@@ -612,9 +619,48 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
 		note_removed(pt, pages);
 }
 
-bool pt_take_single(struct pagetable *pt, ivm_la la, uint64_t pages,
-		    unsigned kind_mask, enum pt_kind *kind_out)
+/*
+ * pt_take_mapping's run: the mapping whose first leaf is e, at t->entry[i],
+ * is claimed (PT_DYING, by CAS), checked to end exactly at entry
+ * i + pages - 1 with no other mapping's leaf in between, and cleared.
+ * A burst of packets unmaps such a run (lib/dpdk.c): one pass that reads
+ * and one that stores, where the general path walks twice and checks
+ * every leaf it clears.  False: the claim is undone (no other writer
+ * touches a claimed first leaf), nothing changed.
+ */
+static bool take_run(struct pt_table *t, unsigned i, uint64_t pages,
+		     uint64_t e)
 {
+	const uint64_t shape = PT_PRESENT | PT_TABLE | PT_FIRST | PT_LAST |
+			       PT_KIND_MASK;
+	const uint64_t middle = PT_PRESENT | (e & PT_KIND_MASK);
+	const unsigned last = i + (unsigned)pages - 1;
+	unsigned j;
+
+	/* A4, as in walk_whole: the claim owns the mapping. */
+	if (!ivm_cas_acq_rel(&t->entry[i], &e, e | PT_DYING))
+		return false;
+	/* A4: pairs with R1 (the leaves' publication). */
+	for (j = i + 1; j < last; j++)
+		if ((ivm_load_acquire(&t->entry[j]) & shape) != middle)
+			break;
+	if (j != last ||
+	    (ivm_load_acquire(&t->entry[last]) & shape) != (middle | PT_LAST)) {
+		/* Not one whole mapping: unclaim (release, as unclaim()). */
+		ivm_store_release(&t->entry[i], e);
+		return false;
+	}
+	/* Release, as in pt_remove. */
+	for (j = i; j <= last; j++)
+		ivm_store_release(&t->entry[j], 0);
+	return true;
+}
+
+bool pt_take_mapping(struct pagetable *pt, ivm_la la, uint64_t pages,
+		     unsigned kind_mask, enum pt_kind *kind_out)
+{
+	const uint64_t shape = PT_PRESENT | PT_TABLE | PT_FIRST | PT_LAST |
+			       PT_DYING;
 	unsigned level;
 	bool taken = false;
 
@@ -622,23 +668,27 @@ bool pt_take_single(struct pagetable *pt, ivm_la la, uint64_t pages,
 	 * the leaf is not ours after all). */
 	ivm_rcu_read_lock();
 	struct pt_table *t = find_table(pt, la, &level);
-	_Atomic uint64_t *slot = &t->entry[pt_index(la, level)];
+	unsigned i = pt_index(la, level);
+	_Atomic uint64_t *slot = &t->entry[i];
 	/* A4: pairs with R1 (the leaf's publication). */
 	uint64_t e = ivm_load_acquire(slot);
-	const uint64_t whole = PT_PRESENT | PT_FIRST | PT_LAST;
-	if ((e & (whole | PT_TABLE | PT_DYING)) == whole &&
-	    (la & (pt_level_size(level) - 1)) == 0 &&
-	    pages == pt_level_size(level) >> IVM_PAGE_SHIFT &&
+	if ((la & (pt_level_size(level) - 1)) == 0 &&
 	    ((1u << pt_leaf_kind(e)) & kind_mask)) {
-		/* A4: one CAS owns and clears the mapping; losing means
-		 * another unmap owns it (or it changed). */
-		taken = ivm_cas_acq_rel(slot, &e, 0);
-		if (taken)
-			*kind_out = pt_leaf_kind(e);
+		if ((e & shape) == (PT_PRESENT | PT_FIRST | PT_LAST) &&
+		    pages == pt_level_size(level) >> IVM_PAGE_SHIFT) {
+			/* A4: one CAS owns and clears the mapping; losing
+			 * means another unmap owns it (or it changed). */
+			taken = ivm_cas_acq_rel(slot, &e, 0);
+		} else if ((e & shape) == (PT_PRESENT | PT_FIRST) &&
+			   level == 0 && pages > 1 && pages <= PT_ENTRIES - i) {
+			taken = take_run(t, i, pages, e);
+		}
 	}
 	ivm_rcu_read_unlock();
-	if (taken)
+	if (taken) {
+		*kind_out = pt_leaf_kind(e);
 		note_removed(pt, pages);
+	}
 	return taken;
 }
 

@@ -281,19 +281,22 @@ bool pt_claim_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
 		    void *ctx);
 
 /*
- * pt_take_single - the unmap fast path: when [la, la + pages) is exactly
- * one mapping held in a single leaf (FIRST and LAST on it) whose kind is in
- * kind_mask and which no unmap has claimed, clear that leaf with one CAS
- * (which also settles racing unmaps and claims: of several, exactly one
- * wins), drop its table's use, store the kind in *kind_out and return
- * true.  Otherwise change nothing and return false: the caller takes the
- * general path (pt_claim_whole, pt_remove), which decides the status.
+ * pt_take_mapping - the unmap fast path: when [la, la + pages) is exactly
+ * one mapping whose kind is in kind_mask and which no unmap has claimed,
+ * held in a single leaf (FIRST and LAST on it) or in a run of 4 KiB
+ * leaves within one leaf table, clear it, store the kind in *kind_out and
+ * return true.  A single leaf is owned and cleared by one CAS; a run's
+ * first leaf is claimed by a CAS (PT_DYING), the rest checked, then all
+ * cleared.  Either CAS settles racing unmaps and claims: of several,
+ * exactly one wins.  Otherwise change nothing and return false: the
+ * caller takes the general path (pt_claim_whole, pt_remove), which
+ * decides the status.
  *
  * Context, Blocking: as pt_remove.  Ordering: the CAS is acquire-release,
  * like pt_claim_whole's (A4).
  */
-bool pt_take_single(struct pagetable *pt, ivm_la la, uint64_t pages,
-		    unsigned kind_mask, enum pt_kind *kind_out);
+bool pt_take_mapping(struct pagetable *pt, ivm_la la, uint64_t pages,
+		     unsigned kind_mask, enum pt_kind *kind_out);
 
 /* True when no slot of [la, la + pages) is occupied (not even a marker). */
 bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages);

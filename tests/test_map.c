@@ -1085,6 +1085,80 @@ IVM_TEST(unmap_whole_mappings_only)
 	ivm_domain_destroy(&d);
 }
 
+/*
+ * The unmap fast path for a mapping of several 4 KiB leaves in one table
+ * (pt_take_mapping: claim the first leaf, check the rest in one pass,
+ * clear them in another).  A whole table of leaves, and the table's last
+ * two slots, each unmap as one; a range that is not exactly one mapping
+ * (one page short, one page long into the next mapping, two mappings)
+ * leaves the fast path with its claim undone, so the general path decides
+ * and a later exact unmap still succeeds.
+ */
+IVM_TEST(unmap_run_of_leaves_in_one_table)
+{
+	struct ivm_domain *d = bb_domain_buddy(30, IVM_ALLOCATOR_ALLOW_EXPLICIT);
+	const ivm_la table = 4u << 20; /* 2 MiB aligned: one leaf table */
+	static uint64_t pfns[512];
+	ivm_la la = LA_SENTINEL;
+
+	for (unsigned i = 0; i < 512; i++)
+		pfns[i] = 0x5000 + 3 * i; /* not contiguous: 4 KiB leaves */
+	struct ivm_phys all = bb_pfns(pfns, 512);
+	CHECK_STATUS(ivm_map_logical_range_ex(d, PERM_RW, &all, &table, NULL,
+					      NULL, &la),
+		     IVM_STATUS_SUCCESS);
+	EXPECT_TR(d, table + 511 * PG + 7, (pfns[511] << 12) + 7, PERM_RW);
+	struct bb_snap s = bb_snap_take(d, false);
+	CHECK_STATUS(ivm_unmap_logical_range(d, table, 511),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_unmap_logical_range(d, table + PG, 511),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_UNCHANGED(d, s);
+	CHECK_STATUS(ivm_unmap_logical_range(d, table, 512), IVM_STATUS_SUCCESS);
+	EXPECT_UNMAPPED(d, table);
+	EXPECT_UNMAPPED(d, table + 511 * PG);
+
+	/* A (3 pages) and B (2 pages, the table's last slots), adjacent. */
+	const ivm_la a = table + 507 * PG, b = table + 510 * PG;
+	struct ivm_phys pa = bb_pfns(pfns, 3), pb = bb_pfns(pfns + 3, 2);
+	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_READ, &pa, &a, NULL,
+					      NULL, &la),
+		     IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_WRITE, &pb, &b, NULL,
+					      NULL, &la),
+		     IVM_STATUS_SUCCESS);
+	s = bb_snap_take(d, false);
+	CHECK_STATUS(ivm_unmap_logical_range(d, a, 2),  /* A, one short */
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_unmap_logical_range(d, a, 4),  /* A + B's first */
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_unmap_logical_range(d, b, 3),  /* past the table */
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_unmap_logical_range(d, b + PG, 1),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_UNCHANGED(d, s);
+	EXPECT_TR(d, a, pfns[0] << 12, IVM_PERM_READ);
+	EXPECT_TR(d, b + PG, pfns[4] << 12, IVM_PERM_WRITE);
+	/* B alone, at the table's end, then A. */
+	CHECK_STATUS(ivm_unmap_logical_range(d, b, 2), IVM_STATUS_SUCCESS);
+	EXPECT_UNMAPPED(d, b + PG);
+	EXPECT_TR(d, a + 2 * PG, pfns[2] << 12, IVM_PERM_READ);
+	CHECK_STATUS(ivm_unmap_logical_range(d, b, 2),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_unmap_logical_range(d, a, 3), IVM_STATUS_SUCCESS);
+	/* Both again, unmapped together as a run of two mappings. */
+	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_READ, &pa, &a, NULL,
+					      NULL, &la),
+		     IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_WRITE, &pb, &b, NULL,
+					      NULL, &la),
+		     IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_unmap_logical_range(d, a, 5), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(bb_stats(d).mappings, 0);
+	CHECK_EQ_U64(bb_stats(d).mapped_pages, 0);
+	ivm_domain_destroy(&d);
+}
+
 IVM_TEST(unmap_argument_errors)
 {
 	struct ivm_domain *d = bb_domain_plain();
