@@ -1085,6 +1085,20 @@ IVM_TEST(unmap_whole_mappings_only)
 	ivm_domain_destroy(&d);
 }
 
+/* Map pa read-only at a and pb write-only at b (explicit addresses). */
+static void map_read_write_pair(struct ivm_domain *d, const struct ivm_phys *pa,
+				ivm_la a, const struct ivm_phys *pb, ivm_la b)
+{
+	ivm_la la = LA_SENTINEL;
+
+	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_READ, pa, &a, NULL,
+					      NULL, &la),
+		     IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_WRITE, pb, &b, NULL,
+					      NULL, &la),
+		     IVM_STATUS_SUCCESS);
+}
+
 /*
  * The unmap fast path for a mapping of several 4 KiB leaves in one table
  * (pt_take_mapping: claim the first leaf, check the rest in one pass,
@@ -1121,12 +1135,7 @@ IVM_TEST(unmap_run_of_leaves_in_one_table)
 	/* A (3 pages) and B (2 pages, the table's last slots), adjacent. */
 	const ivm_la a = table + 507 * PG, b = table + 510 * PG;
 	struct ivm_phys pa = bb_pfns(pfns, 3), pb = bb_pfns(pfns + 3, 2);
-	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_READ, &pa, &a, NULL,
-					      NULL, &la),
-		     IVM_STATUS_SUCCESS);
-	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_WRITE, &pb, &b, NULL,
-					      NULL, &la),
-		     IVM_STATUS_SUCCESS);
+	map_read_write_pair(d, &pa, a, &pb, b);
 	s = bb_snap_take(d, false);
 	CHECK_STATUS(ivm_unmap_logical_range(d, a, 2),  /* A, one short */
 		     IVM_STATUS_INVALID_PARAMETER);
@@ -1147,12 +1156,7 @@ IVM_TEST(unmap_run_of_leaves_in_one_table)
 		     IVM_STATUS_INVALID_PARAMETER);
 	CHECK_STATUS(ivm_unmap_logical_range(d, a, 3), IVM_STATUS_SUCCESS);
 	/* Both again, unmapped together as a run of two mappings. */
-	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_READ, &pa, &a, NULL,
-					      NULL, &la),
-		     IVM_STATUS_SUCCESS);
-	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_WRITE, &pb, &b, NULL,
-					      NULL, &la),
-		     IVM_STATUS_SUCCESS);
+	map_read_write_pair(d, &pa, a, &pb, b);
 	CHECK_STATUS(ivm_unmap_logical_range(d, a, 5), IVM_STATUS_SUCCESS);
 	CHECK_EQ_U64(bb_stats(d).mappings, 0);
 	CHECK_EQ_U64(bb_stats(d).mapped_pages, 0);
