@@ -771,30 +771,6 @@ static bool walk_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
 		unsigned i = pt_index(cur, level);
 
 		while (i < PT_ENTRIES && cur != end) {
-			if (in_mapping && level == 0) {
-				/* Inside a 4 KiB mapping we own (a burst of
-				 * packets maps 32 pages): its middle leaves,
-				 * present, neither first nor last, of its
-				 * kind, in a loop of their own; what ends it
-				 * is the code below's. */
-				const uint64_t mask = PT_PRESENT | PT_TABLE |
-						      PT_FIRST | PT_LAST |
-						      PT_KIND_MASK;
-				const uint64_t middle =
-					PT_PRESENT |
-					(uint64_t)kind << PT_KIND_SHIFT;
-
-				/* A4, as below. */
-				while ((ivm_load_acquire(&t->entry[i]) & mask) ==
-				       middle) {
-					i++;
-					cur += IVM_PAGE_SIZE;
-					if (i == PT_ENTRIES || cur == end)
-						break;
-				}
-				if (i == PT_ENTRIES || cur == end)
-					break;
-			}
 			/* A4: pairs with R1 (the leaf's publication) and the
 			 * release of an unclaim. */
 			uint64_t e = ivm_load_acquire(&t->entry[i]);
