@@ -274,6 +274,27 @@ static bool in_eb(unsigned dom, uint64_t first, uint64_t pages)
 	       first + pages <= H.lay.eb + H.lay.eb_pages;
 }
 
+/* Add delta to counts[i0 .. i0 + pages) (one window page each), with
+ * the given order; the callers say what it pairs with. */
+static void eb_count(_Atomic uint32_t *counts, uint64_t i0, uint64_t pages,
+		     int delta, memory_order order)
+{
+	for (uint64_t i = i0; i < i0 + pages; i++)
+		atomic_fetch_add_explicit(&counts[i], (uint32_t)delta, order);
+}
+
+/* After a map / reserve that b_window_enter let through (or to count it
+ * out again). */
+static void b_window_exit(unsigned dom, uint64_t first, uint64_t pages)
+{
+	if (!in_eb(dom, first, pages))
+		return;
+	/* Release: the call before the count goes down (pairs with the
+	 * acquire in b_unmap_begin). */
+	eb_count(H.eb_attempts, first - H.lay.eb, pages, -1,
+		 memory_order_release);
+}
+
 /* Before a map / reserve of [first, first + pages) on B: false (counted
  * out again) when an overlapping unmap is in flight; skip the call then. */
 static bool b_window_enter(unsigned dom, uint64_t first, uint64_t pages)
@@ -283,29 +304,14 @@ static bool b_window_enter(unsigned dom, uint64_t first, uint64_t pages)
 	uint64_t i0 = first - H.lay.eb;
 	/* Dekker: our counts, then the look at the unmap flags, all seq_cst
 	 * (pairs with b_unmap_begin). */
-	for (uint64_t i = i0; i < i0 + pages; i++)
-		atomic_fetch_add_explicit(&H.eb_attempts[i], 1,
-					  memory_order_seq_cst);
+	eb_count(H.eb_attempts, i0, pages, 1, memory_order_seq_cst);
 	for (uint64_t i = i0; i < i0 + pages; i++)
 		if (atomic_load_explicit(&H.eb_unmapping[i],
 					 memory_order_seq_cst)) {
-			for (uint64_t j = i0; j < i0 + pages; j++)
-				atomic_fetch_sub_explicit(&H.eb_attempts[j], 1,
-							  memory_order_release);
+			b_window_exit(dom, first, pages);
 			return false;
 		}
 	return true;
-}
-
-static void b_window_exit(unsigned dom, uint64_t first, uint64_t pages)
-{
-	if (!in_eb(dom, first, pages))
-		return;
-	/* Release: the call before the count goes down (pairs with the
-	 * acquire in b_unmap_begin). */
-	for (uint64_t i = first - H.lay.eb; i < first - H.lay.eb + pages; i++)
-		atomic_fetch_sub_explicit(&H.eb_attempts[i], 1,
-					  memory_order_release);
 }
 
 static void b_unmap_begin(unsigned dom, uint64_t first, uint64_t pages)
@@ -316,9 +322,7 @@ static void b_unmap_begin(unsigned dom, uint64_t first, uint64_t pages)
 	/* Dekker: our flags, then the look at the attempts, all seq_cst
 	 * (pairs with b_window_enter); seq_cst loads also acquire, pairing
 	 * with b_window_exit's release. */
-	for (uint64_t i = i0; i < i0 + pages; i++)
-		atomic_fetch_add_explicit(&H.eb_unmapping[i], 1,
-					  memory_order_seq_cst);
+	eb_count(H.eb_unmapping, i0, pages, 1, memory_order_seq_cst);
 	for (uint64_t i = i0; i < i0 + pages; i++)
 		while (atomic_load_explicit(&H.eb_attempts[i],
 					    memory_order_seq_cst) != 0)
@@ -329,9 +333,11 @@ static void b_unmap_end(unsigned dom, uint64_t first, uint64_t pages)
 {
 	if (!in_eb(dom, first, pages))
 		return;
-	for (uint64_t i = first - H.lay.eb; i < first - H.lay.eb + pages; i++)
-		atomic_fetch_sub_explicit(&H.eb_unmapping[i], 1,
-					  memory_order_relaxed);
+	/* Relaxed: the flag only keeps maps out while the unmap runs; the
+	 * library itself orders the unmap before a later map of the same
+	 * pages (the leaves' release clear, the map's CAS). */
+	eb_count(H.eb_unmapping, first - H.lay.eb, pages, -1,
+		 memory_order_relaxed);
 }
 
 /* ---- the live list ------------------------------------------------------------------ */
