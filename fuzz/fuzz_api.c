@@ -202,6 +202,22 @@ static bool window(const struct model *mo, uint64_t pages, const ivm_la *min,
 	return start <= *hi && *hi - start >= block - 1;
 }
 
+/* Rule 1's window check (domain_check_window), for maps and reservations:
+ * true when min / max refuse the request with INVALID_PARAMETER_MIX (an
+ * explicit range outside them, or no aligned block between them).  For an
+ * allocation, *lo and *hi receive the window (window()). */
+static bool window_mix(const struct model *mo, uint64_t pages,
+		       const ivm_la *ex, const ivm_la *min, const ivm_la *max,
+		       uint64_t *lo, uint64_t *hi)
+{
+	if (!mo->has_alloc)
+		return false; /* min and max are ignored */
+	if (ex)
+		return (min && *ex < *min) ||
+		       (max && *ex + pages * PAGE - 1 > *max);
+	return !window(mo, pages, min, max, lo, hi);
+}
+
 /* Rule 3: the lowest free aligned block in [lo, hi]; false if none. */
 static bool free_block(const struct model *mo, uint64_t lo, uint64_t hi,
 		       uint64_t block, uint64_t *out)
@@ -538,10 +554,7 @@ static void op_map(struct model *mo, struct input *in, struct armed *a)
 		want = IVM_STATUS_INVALID_PARAMETER_3;
 	else if (pex && (ex % PAGE || !range_ok(mo, ex / PAGE, pages)))
 		want = IVM_STATUS_INVALID_PARAMETER_4;
-	else if (mo->has_alloc && pex &&
-		 ((pmin && ex < min) || (pmax && ex + pages * PAGE - 1 > max)))
-		want = IVM_STATUS_INVALID_PARAMETER_MIX;
-	else if (mo->has_alloc && !pex && !window(mo, pages, pmin, pmax, &lo, &hi))
+	else if (window_mix(mo, pages, pex, pmin, pmax, &lo, &hi))
 		want = IVM_STATUS_INVALID_PARAMETER_MIX;
 	else if (!out)
 		want = IVM_STATUS_INVALID_PARAMETER;
@@ -723,10 +736,7 @@ static void op_reserve(struct model *mo, struct input *in, struct armed *a)
 		want = IVM_STATUS_INVALID_PARAMETER_2;
 	else if (pex && !range_ok(mo, ex / PAGE, pages))
 		want = IVM_STATUS_INVALID_PARAMETER_3;
-	else if (mo->has_alloc && pex &&
-		 ((pmin && ex < min) || (pmax && ex + pages * PAGE - 1 > max)))
-		want = IVM_STATUS_INVALID_PARAMETER_MIX;
-	else if (mo->has_alloc && !pex && !window(mo, pages, pmin, pmax, &lo, &hi))
+	else if (window_mix(mo, pages, pex, pmin, pmax, &lo, &hi))
 		want = IVM_STATUS_INVALID_PARAMETER_MIX;
 	else if (f & 8)
 		want = IVM_STATUS_INVALID_PARAMETER;
