@@ -439,10 +439,10 @@ static bool seg_translates(struct ivm_domain *d, const struct rte_mbuf *m,
 }
 
 /*
- * A burst's layout, with segments placed by hand in a 16-page buffer:
- * pages shared by neighbours are listed once, a page met again later
- * (not next to its first use) once more, and a segment across pages is
- * contiguous in logical space.
+ * A burst's layout where segments cross pages, placed by hand in a
+ * 16-page buffer: pages shared by neighbours are listed once, a page met
+ * again later (not next to its first use) once more, and a segment across
+ * pages is contiguous in logical space.
  */
 IVM_TEST(burst_layout_and_translation)
 {
@@ -524,6 +524,80 @@ IVM_TEST(burst_layout_and_translation)
 	CHECK_EQ_U64(live_mappings(d), 0);
 
 	munmap(huge, huge_len);
+	munmap(mem, 16 * 4096);
+	ivm_domain_destroy(&d);
+}
+
+/*
+ * Where no segment crosses a page, segment i has logical page i of its
+ * own, shared page or not; one byte across a page gives the whole burst
+ * the shared layout; an empty segment is refused on either path.
+ */
+IVM_TEST(burst_layout_page_per_segment)
+{
+	struct ivm_domain *d = make_domain(39, true, IVM_FLUSH_LAZY);
+	char *mem = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct rte_mbuf m[6], *segs[6];
+	ivm_la iova[6];
+	struct ivm_dpdk_burst b;
+	uint64_t pa;
+
+	CHECK(mem != MAP_FAILED);
+	fake_seg(&m[0], mem + 100, 100);              /* page 0 */
+	fake_seg(&m[1], mem + 300, 100);              /* page 0 again */
+	fake_seg(&m[2], mem + 2 * 4096, 4096);        /* all of page 2 */
+	fake_seg(&m[3], mem + 3 * 4096 + 4000, 96);   /* page 3's end */
+	fake_seg(&m[4], mem + 4096 + 5, 60);          /* page 1 */
+	fake_seg(&m[5], mem + 4096 + 200, 10);        /* page 1 again */
+	for (int i = 0; i < 6; i++)
+		segs[i] = &m[i];
+	CHECK_STATUS(ivm_dpdk_burst_map(d, segs, 6, IVM_PERM_READ, iova, &b),
+		     IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(b.pages, 6);
+	CHECK_EQ_U64(b.last, iova[5]);
+	for (int i = 0; i < 6; i++) {
+		uintptr_t data = rte_pktmbuf_mtod(&m[i], uintptr_t);
+
+		CHECK_EQ_U64(iova[i], b.la + (uint64_t)i * 4096 + (data & 4095));
+		CHECK(seg_translates(d, &m[i], iova[i], IVM_PERM_READ));
+	}
+	CHECK_STATUS(ivm_translate(d, b.la + 6 * 4096, &pa, NULL),
+		     IVM_STATUS_INVALID_PARAMETER_2);
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, segs, 6, &b), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(live_mappings(d), 0);
+
+	/* An empty segment among ones that fit their pages: refused,
+	 * nothing mapped, the outputs untouched. */
+	struct ivm_dpdk_burst before;
+	memset(&b, 0x5a, sizeof(b));
+	before = b;
+	memset(iova, 0xa5, sizeof(iova));
+	m[4].data_len = 0;
+	CHECK_STATUS(ivm_dpdk_burst_map(d, segs, 6, IVM_PERM_READ, iova, &b),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK(memcmp(&b, &before, sizeof(b)) == 0);
+	CHECK_EQ_U64(iova[0], 0xa5a5a5a5a5a5a5a5ull);
+	CHECK_EQ_U64(live_mappings(d), 0);
+	m[4].data_len = 60;
+
+	/* One byte more for segment 3 crosses into page 4: the shared
+	 * layout, pages 0 | 2 | 3, 4 | 1. */
+	m[3].data_len = 97;
+	CHECK_STATUS(ivm_dpdk_burst_map(d, segs, 6, IVM_PERM_READ, iova, &b),
+		     IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(b.pages, 5);
+	CHECK_EQ_U64(iova[0], b.la + 100);
+	CHECK_EQ_U64(iova[1], b.la + 300);
+	CHECK_EQ_U64(iova[2], b.la + 4096);
+	CHECK_EQ_U64(iova[3], b.la + 2 * 4096 + 4000);
+	CHECK_EQ_U64(iova[4], b.la + 4 * 4096 + 5);
+	CHECK_EQ_U64(iova[5], b.la + 4 * 4096 + 200);
+	for (int i = 0; i < 6; i++)
+		CHECK(seg_translates(d, &m[i], iova[i], IVM_PERM_READ));
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, segs, 6, &b), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(live_mappings(d), 0);
+
 	munmap(mem, 16 * 4096);
 	ivm_domain_destroy(&d);
 }
