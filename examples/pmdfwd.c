@@ -161,40 +161,51 @@ fail:
 	return NULL;
 }
 
-/* The device fetches one descriptor's frame (its first 8 bytes) and
- * checks that it reached the mbuf's data. */
-static inline void device_fetch(struct pmdfwd *f, const struct desc *d,
-				const struct rte_mbuf *m)
+/* The device fetches each descriptor's frame (its first 8 bytes) and
+ * checks that it reached the mbuf's data.  Its counters live in locals
+ * for the burst: the device's bookkeeping is not the PMD's cost. */
+static void device_fetch(struct pmdfwd *f, struct rte_mbuf *const pkts[],
+			 uint16_t nb)
 {
-	uintptr_t data = rte_pktmbuf_mtod(m, uintptr_t);
-	uintptr_t at = (uintptr_t)d->addr;
-	uint64_t v;
+	uint64_t sink = 0, bad = 0;
+	uint32_t seq = f->seq;
 
-	if (f->mode != PMDFWD_NO_IOMMU) {
-		uint64_t pa;
-		uint32_t perm;
+	for (uint16_t i = 0; i < nb; i++) {
+		const struct desc *d = &f->ring[i];
+		uintptr_t data = rte_pktmbuf_mtod(pkts[i], uintptr_t);
+		uintptr_t at = (uintptr_t)d->addr;
+		uint64_t v;
 
-		/* A hardware IOMMU resolves the address on its own; the
-		 * model reads the frame where the IOMMU would find it and
-		 * proves one address in 1024 (a cold table walk each: checking
-		 * more often would charge the CPU for what the IOMMU does). */
-		at = data;
-		if (f->translate_all || (f->seq++ & 1023) == 0) {
-			if (ivm_translate(f->domain, d->addr, &pa, &perm) !=
-				    IVM_STATUS_SUCCESS ||
-			    !(perm & IVM_PERM_READ)) {
-				f->bad++;
-				return;
+		if (f->mode != PMDFWD_NO_IOMMU) {
+			uint64_t pa;
+			uint32_t perm;
+
+			/* A hardware IOMMU resolves the address on its own;
+			 * the model reads the frame where the IOMMU would find
+			 * it and proves one address in 1024 (a cold table walk
+			 * each: checking more often would charge the CPU for
+			 * what the IOMMU does). */
+			at = data;
+			if (f->translate_all || (seq++ & 1023) == 0) {
+				if (ivm_translate(f->domain, d->addr, &pa,
+						  &perm) != IVM_STATUS_SUCCESS ||
+				    !(perm & IVM_PERM_READ)) {
+					bad++;
+					continue;
+				}
+				at = (uintptr_t)pa;
 			}
-			at = (uintptr_t)pa;
 		}
+		if (at != data) {
+			bad++;
+			continue;
+		}
+		memcpy(&v, (const void *)at, sizeof(v));
+		sink += v;
 	}
-	if (at != data) {
-		f->bad++;
-		return;
-	}
-	memcpy(&v, (const void *)at, sizeof(v));
-	f->sink += v;
+	f->seq = seq;
+	f->sink += sink;
+	f->bad += bad;
 }
 
 /* Transmit: the descriptors' addresses for the burst.  PMDFWD_STRICT
@@ -269,8 +280,7 @@ uint64_t pmdfwd_run(struct pmdfwd *f, uint64_t n)
 		if (nb == 0)
 			break; /* the pool ran dry: a leak, reported by the caller */
 		tx_map(f, pkts, nb, &burst);
-		for (i = 0; i < nb; i++)
-			device_fetch(f, &f->ring[i], pkts[i]);
+		device_fetch(f, pkts, nb);
 		tx_complete(f, pkts, nb, &burst);
 		sent = rte_eth_tx_burst(f->port, 0, pkts, nb);
 		for (i = sent; i < nb; i++)
