@@ -16,6 +16,11 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include <iovamap/dpdk.h>
+#include <iovamap/iovamap.h>
 
 #include "ivm_bench.h"
 #include "pmdfwd.h"
@@ -119,7 +124,130 @@ PMD_BENCHMARKS(PMD_SETUP)
 	  .teardown = teardown, .run = run, .batch = PACKETS_PER_RUN,        \
 	  .max_threads = 1 },
 
-static const struct ivm_bench_def defs[] = { PMD_BENCHMARKS(PMD_DEF) };
+/* ---- the burst calls alone ------------------------------------------ */
+
+#define CALL_BURST 32
+
+/* A burst of a pool's mbufs (64 bytes each, in the order the pool's cache
+ * hands them out, as net_null's rx does) and a lazy domain. */
+struct calls {
+	struct rte_mempool *pool;
+	struct ivm_domain *domain;
+	struct rte_mbuf *segs[CALL_BURST];
+	uint64_t pfns[CALL_BURST]; /* the segments' pages, for pfn32 */
+};
+
+static void calls_destroy(void *ctx)
+{
+	struct calls *c = ctx;
+
+	if (c->pool != NULL && c->segs[0] != NULL)
+		rte_pktmbuf_free_bulk(c->segs, CALL_BURST);
+	ivm_domain_destroy(&c->domain);
+	rte_mempool_free(c->pool);
+	free(c);
+}
+
+static void *calls_setup(int nthreads)
+{
+	static unsigned id;
+	struct ivm_allocator_config buddy = {
+		.type = IVM_ALLOCATOR_BUDDY,
+		.address_width = 39,
+	};
+	struct ivm_domain_config cfg = {
+		.allocator = &buddy,
+		.flush_mode = IVM_FLUSH_LAZY,
+	};
+	char name[RTE_MEMPOOL_NAMESIZE];
+	struct calls *c;
+
+	(void)nthreads;
+	if (!eal_up() || (c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	snprintf(name, sizeof(name), "calls_pool%u", id++);
+	c->pool = rte_pktmbuf_pool_create(name, 1023, 256, 0,
+					  RTE_MBUF_DEFAULT_BUF_SIZE,
+					  (int)rte_socket_id());
+	if (c->pool == NULL ||
+	    rte_pktmbuf_alloc_bulk(c->pool, c->segs, CALL_BURST) != 0 ||
+	    ivm_domain_create(&cfg, &c->domain) != IVM_STATUS_SUCCESS) {
+		fprintf(stderr, "bench_pmd: calls setup failed\n");
+		calls_destroy(c);
+		return NULL;
+	}
+	for (int i = 0; i < CALL_BURST; i++) {
+		if (rte_pktmbuf_append(c->segs[i], 64) == NULL)
+			abort();
+		c->pfns[i] = rte_pktmbuf_mtod(c->segs[i], uintptr_t) >> 12;
+	}
+	return c;
+}
+
+static void calls_fail(const char *call, ivm_status st)
+{
+	fprintf(stderr, "bench_pmd: %s: %s\n", call, ivm_status_name(st));
+	abort();
+}
+
+/* One burst: ivm_dpdk_burst_map, _unmap, ivm_flush_poll. */
+static void run_burst_calls(void *ctx, int thread_index, uint64_t n_ops)
+{
+	struct calls *c = ctx;
+	ivm_la iova[CALL_BURST];
+	struct ivm_dpdk_burst b;
+	ivm_status st;
+
+	(void)thread_index;
+	for (uint64_t k = 0; k < n_ops; k++) {
+		st = ivm_dpdk_burst_map(c->domain, c->segs, CALL_BURST,
+					IVM_PERM_READ, iova, &b);
+		if (st != IVM_STATUS_SUCCESS)
+			calls_fail("ivm_dpdk_burst_map", st);
+		st = ivm_dpdk_burst_unmap(c->domain, c->segs, CALL_BURST, &b);
+		if (st != IVM_STATUS_SUCCESS)
+			calls_fail("ivm_dpdk_burst_unmap", st);
+		ivm_flush_poll(c->domain, NULL);
+	}
+}
+
+/* The core's share of it: the same pages as one frame-array map, its
+ * unmap and the poll, with no layout and no handle checks. */
+static void run_pfn_calls(void *ctx, int thread_index, uint64_t n_ops)
+{
+	struct calls *c = ctx;
+	struct ivm_phys phys = { .type = IVM_PHYS_PFN_ARRAY };
+	ivm_la la;
+	ivm_status st;
+
+	(void)thread_index;
+	phys.pfn_array.pfns = c->pfns;
+	phys.pfn_array.count = CALL_BURST;
+	for (uint64_t k = 0; k < n_ops; k++) {
+		st = ivm_map_logical_range_ex(c->domain, IVM_PERM_READ, &phys,
+					      NULL, NULL, NULL, &la);
+		if (st != IVM_STATUS_SUCCESS)
+			calls_fail("ivm_map_logical_range_ex", st);
+		st = ivm_unmap_logical_range(c->domain, la, CALL_BURST);
+		if (st != IVM_STATUS_SUCCESS)
+			calls_fail("ivm_unmap_logical_range", st);
+		ivm_flush_poll(c->domain, NULL);
+	}
+}
+
+static const struct ivm_bench_def defs[] = {
+	PMD_BENCHMARKS(PMD_DEF)
+	{ .name = "pmd_burst_calls/burst32",
+	  .description = "ivm_dpdk_burst_map + _unmap + ivm_flush_poll of 32 "
+			 "64-byte mbufs, alone (no ports)",
+	  .setup = calls_setup, .teardown = calls_destroy,
+	  .run = run_burst_calls, .batch = 64, .max_threads = 1 },
+	{ .name = "pmd_burst_calls/pfn32",
+	  .description = "baseline: the same 32 pages as one frame-array map "
+			 "+ unmap + ivm_flush_poll (the core's share)",
+	  .setup = calls_setup, .teardown = calls_destroy,
+	  .run = run_pfn_calls, .batch = 64, .max_threads = 1 },
+};
 
 const struct ivm_bench_def *ivm_bench_suite_pmd(size_t *count)
 {
