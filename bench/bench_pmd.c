@@ -151,14 +151,6 @@ static void calls_destroy(void *ctx)
 static void *calls_setup(int nthreads)
 {
 	static unsigned id;
-	struct ivm_allocator_config buddy = {
-		.type = IVM_ALLOCATOR_BUDDY,
-		.address_width = 39,
-	};
-	struct ivm_domain_config cfg = {
-		.allocator = &buddy,
-		.flush_mode = IVM_FLUSH_LAZY,
-	};
 	char name[RTE_MEMPOOL_NAMESIZE];
 	struct calls *c;
 
@@ -171,7 +163,7 @@ static void *calls_setup(int nthreads)
 					  (int)rte_socket_id());
 	if (c->pool == NULL ||
 	    rte_pktmbuf_alloc_bulk(c->pool, c->segs, CALL_BURST) != 0 ||
-	    ivm_domain_create(&cfg, &c->domain) != IVM_STATUS_SUCCESS) {
+	    (c->domain = pmdfwd_domain_create()) == NULL) {
 		fprintf(stderr, "bench_pmd: calls setup failed\n");
 		calls_destroy(c);
 		return NULL;

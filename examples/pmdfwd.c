@@ -61,7 +61,7 @@ const char *pmdfwd_mode_name(enum pmdfwd_mode mode)
 	return (unsigned)mode < PMDFWD_MODES ? mode_names[mode] : NULL;
 }
 
-static struct ivm_domain *make_domain(void)
+struct ivm_domain *pmdfwd_domain_create(void)
 {
 	struct ivm_allocator_config buddy = {
 		.type = IVM_ALLOCATOR_BUDDY,
@@ -138,7 +138,7 @@ struct pmdfwd *pmdfwd_create(enum pmdfwd_mode mode,
 		goto fail;
 	}
 	if (mode != PMDFWD_NO_IOMMU) {
-		f->domain = make_domain();
+		f->domain = pmdfwd_domain_create();
 		if (f->domain == NULL)
 			goto fail;
 	}

@@ -62,6 +62,7 @@ enum pmdfwd_device {
 };
 
 struct pmdfwd;
+struct ivm_domain;
 
 struct pmdfwd_stats {
 	uint64_t packets;  /* forwarded */
@@ -73,6 +74,10 @@ struct pmdfwd_stats {
 
 /* "no-iommu", "pool-mapped", "strict", "strict-seg", or NULL. */
 const char *pmdfwd_mode_name(enum pmdfwd_mode mode);
+
+/* The domain a forwarder maps into: a lazy buddy-allocator domain, 39
+ * address bits.  NULL (with the reason on stderr) on failure. */
+struct ivm_domain *pmdfwd_domain_create(void);
 
 /* Make a forwarder: a net_null port named after id, a pool, a domain
  * (none for PMDFWD_NO_IOMMU).  NULL (with the reason on stderr) on

@@ -438,6 +438,30 @@ static bool seg_translates(struct ivm_domain *d, const struct rte_mbuf *m,
 	return true;
 }
 
+/* Six hand-placed segments in a 16-page buffer, for the layout tests. */
+struct layout_case {
+	struct ivm_domain *d;
+	char *mem;
+	struct rte_mbuf m[6];
+	struct rte_mbuf *segs[6];
+};
+
+static bool layout_case_init(struct layout_case *c)
+{
+	c->d = make_domain(39, true, IVM_FLUSH_LAZY);
+	c->mem = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (int i = 0; i < 6; i++)
+		c->segs[i] = &c->m[i];
+	return c->mem != MAP_FAILED;
+}
+
+static void layout_case_fini(struct layout_case *c)
+{
+	munmap(c->mem, 16 * 4096);
+	ivm_domain_destroy(&c->d);
+}
+
 /*
  * A burst's layout where segments cross pages, placed by hand in a
  * 16-page buffer: pages shared by neighbours are listed once, a page met
@@ -446,22 +470,21 @@ static bool seg_translates(struct ivm_domain *d, const struct rte_mbuf *m,
  */
 IVM_TEST(burst_layout_and_translation)
 {
-	struct ivm_domain *d = make_domain(39, true, IVM_FLUSH_LAZY);
-	char *mem = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct rte_mbuf m[6], *segs[6];
+	struct layout_case c;
+	struct ivm_domain *d;
+	struct rte_mbuf *m, **segs;
+	char *mem;
 	ivm_la iova[6];
 	struct ivm_dpdk_burst b;
 
-	CHECK(mem != MAP_FAILED);
+	CHECK(layout_case_init(&c));
+	d = c.d, mem = c.mem, m = c.m, segs = c.segs;
 	fake_seg(&m[0], mem + 100, 100);            /* page 0 */
 	fake_seg(&m[1], mem + 300, 100);            /* page 0 again: shared */
 	fake_seg(&m[2], mem + 4000, 200);           /* pages 0-1 */
 	fake_seg(&m[3], mem + 4300, 50);            /* page 1: shared */
 	fake_seg(&m[4], mem + 3 * 4096 + 10, 8192); /* pages 3, 4, 5 */
 	fake_seg(&m[5], mem + 4096 + 5, 60);        /* page 1, not next */
-	for (int i = 0; i < 6; i++)
-		segs[i] = &m[i];
 	CHECK_STATUS(ivm_dpdk_burst_map(d, segs, 6, IVM_PERM_READ, iova, &b),
 		     IVM_STATUS_SUCCESS);
 	/* Pages 0, 1 | 3, 4, 5 | 1. */
@@ -524,8 +547,7 @@ IVM_TEST(burst_layout_and_translation)
 	CHECK_EQ_U64(live_mappings(d), 0);
 
 	munmap(huge, huge_len);
-	munmap(mem, 16 * 4096);
-	ivm_domain_destroy(&d);
+	layout_case_fini(&c);
 }
 
 /*
@@ -535,23 +557,22 @@ IVM_TEST(burst_layout_and_translation)
  */
 IVM_TEST(burst_layout_page_per_segment)
 {
-	struct ivm_domain *d = make_domain(39, true, IVM_FLUSH_LAZY);
-	char *mem = mmap(NULL, 16 * 4096, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct rte_mbuf m[6], *segs[6];
+	struct layout_case c;
+	struct ivm_domain *d;
+	struct rte_mbuf *m, **segs;
+	char *mem;
 	ivm_la iova[6];
 	struct ivm_dpdk_burst b;
 	uint64_t pa;
 
-	CHECK(mem != MAP_FAILED);
+	CHECK(layout_case_init(&c));
+	d = c.d, mem = c.mem, m = c.m, segs = c.segs;
 	fake_seg(&m[0], mem + 100, 100);              /* page 0 */
 	fake_seg(&m[1], mem + 300, 100);              /* page 0 again */
 	fake_seg(&m[2], mem + 2 * 4096, 4096);        /* all of page 2 */
 	fake_seg(&m[3], mem + 3 * 4096 + 4000, 96);   /* page 3's end */
 	fake_seg(&m[4], mem + 4096 + 5, 60);          /* page 1 */
 	fake_seg(&m[5], mem + 4096 + 200, 10);        /* page 1 again */
-	for (int i = 0; i < 6; i++)
-		segs[i] = &m[i];
 	CHECK_STATUS(ivm_dpdk_burst_map(d, segs, 6, IVM_PERM_READ, iova, &b),
 		     IVM_STATUS_SUCCESS);
 	CHECK_EQ_U64(b.pages, 6);
@@ -598,8 +619,7 @@ IVM_TEST(burst_layout_page_per_segment)
 	CHECK_STATUS(ivm_dpdk_burst_unmap(d, segs, 6, &b), IVM_STATUS_SUCCESS);
 	CHECK_EQ_U64(live_mappings(d), 0);
 
-	munmap(mem, 16 * 4096);
-	ivm_domain_destroy(&d);
+	layout_case_fini(&c);
 }
 
 /* A burst of a pool's mbufs: bad input changes nothing; an unmap must
