@@ -444,6 +444,8 @@ struct layout_case {
 	char *mem;
 	struct rte_mbuf m[6];
 	struct rte_mbuf *segs[6];
+	ivm_la iova[6];
+	struct ivm_dpdk_burst b;
 };
 
 static bool layout_case_init(struct layout_case *c)
@@ -454,6 +456,18 @@ static bool layout_case_init(struct layout_case *c)
 	for (int i = 0; i < 6; i++)
 		c->segs[i] = &c->m[i];
 	return c->mem != MAP_FAILED;
+}
+
+/* Its six segments as one read-only burst, and that burst's unmap. */
+static ivm_status layout_map(struct layout_case *c)
+{
+	return ivm_dpdk_burst_map(c->d, c->segs, 6, IVM_PERM_READ, c->iova,
+				  &c->b);
+}
+
+static ivm_status layout_unmap(struct layout_case *c)
+{
+	return ivm_dpdk_burst_unmap(c->d, c->segs, 6, &c->b);
 }
 
 static void layout_case_fini(struct layout_case *c)
@@ -471,42 +485,36 @@ static void layout_case_fini(struct layout_case *c)
 IVM_TEST(burst_layout_and_translation)
 {
 	struct layout_case c;
-	struct ivm_domain *d;
-	struct rte_mbuf *m, **segs;
-	char *mem;
-	ivm_la iova[6];
-	struct ivm_dpdk_burst b;
 
 	CHECK(layout_case_init(&c));
-	d = c.d, mem = c.mem, m = c.m, segs = c.segs;
-	fake_seg(&m[0], mem + 100, 100);            /* page 0 */
-	fake_seg(&m[1], mem + 300, 100);            /* page 0 again: shared */
-	fake_seg(&m[2], mem + 4000, 200);           /* pages 0-1 */
-	fake_seg(&m[3], mem + 4300, 50);            /* page 1: shared */
-	fake_seg(&m[4], mem + 3 * 4096 + 10, 8192); /* pages 3, 4, 5 */
-	fake_seg(&m[5], mem + 4096 + 5, 60);        /* page 1, not next */
-	CHECK_STATUS(ivm_dpdk_burst_map(d, segs, 6, IVM_PERM_READ, iova, &b),
-		     IVM_STATUS_SUCCESS);
+	fake_seg(&c.m[0], c.mem + 100, 100);            /* page 0 */
+	fake_seg(&c.m[1], c.mem + 300, 100);            /* page 0: shared */
+	fake_seg(&c.m[2], c.mem + 4000, 200);           /* pages 0-1 */
+	fake_seg(&c.m[3], c.mem + 4300, 50);            /* page 1: shared */
+	fake_seg(&c.m[4], c.mem + 3 * 4096 + 10, 8192); /* pages 3, 4, 5 */
+	fake_seg(&c.m[5], c.mem + 4096 + 5, 60);        /* page 1, not next */
+	CHECK_STATUS(layout_map(&c), IVM_STATUS_SUCCESS);
 	/* Pages 0, 1 | 3, 4, 5 | 1. */
-	CHECK_EQ_U64(b.pages, 6);
-	CHECK_EQ_U64(b.count, 6);
-	CHECK_EQ_U64(b.last, iova[5]);
-	CHECK_EQ_U64(iova[0], b.la + 100);
-	CHECK_EQ_U64(iova[1], b.la + 300);
-	CHECK_EQ_U64(iova[2], b.la + 4000);
-	CHECK_EQ_U64(iova[3], b.la + 4096 + 4300 - 4096);
-	CHECK_EQ_U64(iova[4], b.la + 2 * 4096 + 10);
-	CHECK_EQ_U64(iova[5], b.la + 5 * 4096 + 5);
+	CHECK_EQ_U64(c.b.pages, 6);
+	CHECK_EQ_U64(c.b.count, 6);
+	CHECK_EQ_U64(c.b.last, c.iova[5]);
+	CHECK_EQ_U64(c.iova[0], c.b.la + 100);
+	CHECK_EQ_U64(c.iova[1], c.b.la + 300);
+	CHECK_EQ_U64(c.iova[2], c.b.la + 4000);
+	CHECK_EQ_U64(c.iova[3], c.b.la + 4096 + 4300 - 4096);
+	CHECK_EQ_U64(c.iova[4], c.b.la + 2 * 4096 + 10);
+	CHECK_EQ_U64(c.iova[5], c.b.la + 5 * 4096 + 5);
 	for (int i = 0; i < 6; i++)
-		CHECK(seg_translates(d, &m[i], iova[i], IVM_PERM_READ));
-	CHECK_EQ_U64(live_mappings(d), 1);
+		CHECK(seg_translates(c.d, &c.m[i], c.iova[i], IVM_PERM_READ));
+	CHECK_EQ_U64(live_mappings(c.d), 1);
 	/* Nothing past the burst's pages. */
 	uint64_t pa;
-	CHECK_STATUS(ivm_translate(d, b.la + 6 * 4096, &pa, NULL),
+	CHECK_STATUS(ivm_translate(c.d, c.b.la + 6 * 4096, &pa, NULL),
 		     IVM_STATUS_INVALID_PARAMETER_2);
-	CHECK_STATUS(ivm_dpdk_burst_unmap(d, segs, 6, &b), IVM_STATUS_SUCCESS);
-	CHECK_EQ_U64(live_mappings(d), 0);
-	CHECK_STATUS(ivm_translate(d, iova[0], &pa, NULL),
+	CHECK_STATUS(layout_unmap(&c),
+		     IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(live_mappings(c.d), 0);
+	CHECK_STATUS(ivm_translate(c.d, c.iova[0], &pa, NULL),
 		     IVM_STATUS_INVALID_PARAMETER_2);
 
 	/* The most pages a burst takes, and one page more: 16 segments of
@@ -523,28 +531,30 @@ IVM_TEST(burst_layout_and_translation)
 		fake_seg(&h[i], huge + (size_t)i * 17 * 4096, 65535);
 		hs[i] = &h[i];
 	}
-	CHECK_STATUS(ivm_dpdk_burst_map(d, hs, NH, IVM_PERM_WRITE, hiova, &b),
+	CHECK_STATUS(ivm_dpdk_burst_map(c.d, hs, NH, IVM_PERM_WRITE, hiova,
+					&c.b),
 		     IVM_STATUS_SUCCESS);
-	CHECK_EQ_U64(b.pages, IVM_DPDK_BURST_MAX_PAGES);
+	CHECK_EQ_U64(c.b.pages, IVM_DPDK_BURST_MAX_PAGES);
 	for (unsigned i = 0; i < NH; i++) {
-		CHECK_EQ_U64(hiova[i], b.la + (uint64_t)i * 16 * 4096);
-		CHECK(seg_translates(d, &h[i], hiova[i], IVM_PERM_WRITE));
+		CHECK_EQ_U64(hiova[i], c.b.la + (uint64_t)i * 16 * 4096);
+		CHECK(seg_translates(c.d, &h[i], hiova[i], IVM_PERM_WRITE));
 	}
-	CHECK_STATUS(ivm_dpdk_burst_unmap(d, hs, NH, &b), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_burst_unmap(c.d, hs, NH, &c.b),
+		     IVM_STATUS_SUCCESS);
 	/* One more page (a byte of the next segment): refused, nothing
 	 * mapped, the outputs untouched. */
 	h[NH].data_len = 1;
 	memset(hiova, 0xa5, sizeof(hiova));
 	struct ivm_dpdk_burst before;
-	memset(&b, 0x5a, sizeof(b));
-	before = b;
-	CHECK_STATUS(ivm_dpdk_burst_map(d, hs, NH + 1, IVM_PERM_WRITE, hiova,
-					&b),
+	memset(&c.b, 0x5a, sizeof(c.b));
+	before = c.b;
+	CHECK_STATUS(ivm_dpdk_burst_map(c.d, hs, NH + 1, IVM_PERM_WRITE, hiova,
+					&c.b),
 		     IVM_STATUS_INVALID_PARAMETER);
-	CHECK(memcmp(&b, &before, sizeof(b)) == 0);
+	CHECK(memcmp(&c.b, &before, sizeof(c.b)) == 0);
 	for (unsigned i = 0; i <= NH; i++)
 		CHECK_EQ_U64(hiova[i], 0xa5a5a5a5a5a5a5a5ull);
-	CHECK_EQ_U64(live_mappings(d), 0);
+	CHECK_EQ_U64(live_mappings(c.d), 0);
 
 	munmap(huge, huge_len);
 	layout_case_fini(&c);
@@ -558,66 +568,60 @@ IVM_TEST(burst_layout_and_translation)
 IVM_TEST(burst_layout_page_per_segment)
 {
 	struct layout_case c;
-	struct ivm_domain *d;
-	struct rte_mbuf *m, **segs;
-	char *mem;
-	ivm_la iova[6];
-	struct ivm_dpdk_burst b;
 	uint64_t pa;
 
 	CHECK(layout_case_init(&c));
-	d = c.d, mem = c.mem, m = c.m, segs = c.segs;
-	fake_seg(&m[0], mem + 100, 100);              /* page 0 */
-	fake_seg(&m[1], mem + 300, 100);              /* page 0 again */
-	fake_seg(&m[2], mem + 2 * 4096, 4096);        /* all of page 2 */
-	fake_seg(&m[3], mem + 3 * 4096 + 4000, 96);   /* page 3's end */
-	fake_seg(&m[4], mem + 4096 + 5, 60);          /* page 1 */
-	fake_seg(&m[5], mem + 4096 + 200, 10);        /* page 1 again */
-	CHECK_STATUS(ivm_dpdk_burst_map(d, segs, 6, IVM_PERM_READ, iova, &b),
-		     IVM_STATUS_SUCCESS);
-	CHECK_EQ_U64(b.pages, 6);
-	CHECK_EQ_U64(b.last, iova[5]);
+	fake_seg(&c.m[0], c.mem + 100, 100);            /* page 0 */
+	fake_seg(&c.m[1], c.mem + 300, 100);            /* page 0 again */
+	fake_seg(&c.m[2], c.mem + 2 * 4096, 4096);      /* all of page 2 */
+	fake_seg(&c.m[3], c.mem + 3 * 4096 + 4000, 96); /* page 3's end */
+	fake_seg(&c.m[4], c.mem + 4096 + 5, 60);        /* page 1 */
+	fake_seg(&c.m[5], c.mem + 4096 + 200, 10);      /* page 1 again */
+	CHECK_STATUS(layout_map(&c), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(c.b.pages, 6);
+	CHECK_EQ_U64(c.b.last, c.iova[5]);
 	for (int i = 0; i < 6; i++) {
-		uintptr_t data = rte_pktmbuf_mtod(&m[i], uintptr_t);
+		uintptr_t data = rte_pktmbuf_mtod(&c.m[i], uintptr_t);
 
-		CHECK_EQ_U64(iova[i], b.la + (uint64_t)i * 4096 + (data & 4095));
-		CHECK(seg_translates(d, &m[i], iova[i], IVM_PERM_READ));
+		CHECK_EQ_U64(c.iova[i],
+			     c.b.la + (uint64_t)i * 4096 + (data & 4095));
+		CHECK(seg_translates(c.d, &c.m[i], c.iova[i], IVM_PERM_READ));
 	}
-	CHECK_STATUS(ivm_translate(d, b.la + 6 * 4096, &pa, NULL),
+	CHECK_STATUS(ivm_translate(c.d, c.b.la + 6 * 4096, &pa, NULL),
 		     IVM_STATUS_INVALID_PARAMETER_2);
-	CHECK_STATUS(ivm_dpdk_burst_unmap(d, segs, 6, &b), IVM_STATUS_SUCCESS);
-	CHECK_EQ_U64(live_mappings(d), 0);
+	CHECK_STATUS(layout_unmap(&c),
+		     IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(live_mappings(c.d), 0);
 
 	/* An empty segment among ones that fit their pages: refused,
 	 * nothing mapped, the outputs untouched. */
 	struct ivm_dpdk_burst before;
-	memset(&b, 0x5a, sizeof(b));
-	before = b;
-	memset(iova, 0xa5, sizeof(iova));
-	m[4].data_len = 0;
-	CHECK_STATUS(ivm_dpdk_burst_map(d, segs, 6, IVM_PERM_READ, iova, &b),
-		     IVM_STATUS_INVALID_PARAMETER);
-	CHECK(memcmp(&b, &before, sizeof(b)) == 0);
-	CHECK_EQ_U64(iova[0], 0xa5a5a5a5a5a5a5a5ull);
-	CHECK_EQ_U64(live_mappings(d), 0);
-	m[4].data_len = 60;
+	memset(&c.b, 0x5a, sizeof(c.b));
+	before = c.b;
+	memset(c.iova, 0xa5, sizeof(c.iova));
+	c.m[4].data_len = 0;
+	CHECK_STATUS(layout_map(&c), IVM_STATUS_INVALID_PARAMETER);
+	CHECK(memcmp(&c.b, &before, sizeof(c.b)) == 0);
+	CHECK_EQ_U64(c.iova[0], 0xa5a5a5a5a5a5a5a5ull);
+	CHECK_EQ_U64(live_mappings(c.d), 0);
+	c.m[4].data_len = 60;
 
 	/* One byte more for segment 3 crosses into page 4: the shared
 	 * layout, pages 0 | 2 | 3, 4 | 1. */
-	m[3].data_len = 97;
-	CHECK_STATUS(ivm_dpdk_burst_map(d, segs, 6, IVM_PERM_READ, iova, &b),
-		     IVM_STATUS_SUCCESS);
-	CHECK_EQ_U64(b.pages, 5);
-	CHECK_EQ_U64(iova[0], b.la + 100);
-	CHECK_EQ_U64(iova[1], b.la + 300);
-	CHECK_EQ_U64(iova[2], b.la + 4096);
-	CHECK_EQ_U64(iova[3], b.la + 2 * 4096 + 4000);
-	CHECK_EQ_U64(iova[4], b.la + 4 * 4096 + 5);
-	CHECK_EQ_U64(iova[5], b.la + 4 * 4096 + 200);
+	c.m[3].data_len = 97;
+	CHECK_STATUS(layout_map(&c), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(c.b.pages, 5);
+	CHECK_EQ_U64(c.iova[0], c.b.la + 100);
+	CHECK_EQ_U64(c.iova[1], c.b.la + 300);
+	CHECK_EQ_U64(c.iova[2], c.b.la + 4096);
+	CHECK_EQ_U64(c.iova[3], c.b.la + 2 * 4096 + 4000);
+	CHECK_EQ_U64(c.iova[4], c.b.la + 4 * 4096 + 5);
+	CHECK_EQ_U64(c.iova[5], c.b.la + 4 * 4096 + 200);
 	for (int i = 0; i < 6; i++)
-		CHECK(seg_translates(d, &m[i], iova[i], IVM_PERM_READ));
-	CHECK_STATUS(ivm_dpdk_burst_unmap(d, segs, 6, &b), IVM_STATUS_SUCCESS);
-	CHECK_EQ_U64(live_mappings(d), 0);
+		CHECK(seg_translates(c.d, &c.m[i], c.iova[i], IVM_PERM_READ));
+	CHECK_STATUS(layout_unmap(&c),
+		     IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(live_mappings(c.d), 0);
 
 	layout_case_fini(&c);
 }
