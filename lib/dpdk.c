@@ -593,6 +593,15 @@ IVM_API ivm_status ivm_dpdk_extmem_map(struct ivm_domain *domain, void *va,
 					      device_name);
 			return IVM_STATUS_INVALID_PARAMETER;
 		}
+		/* rte_dev_dma_map has no permissions: DPDK's VFIO path maps
+		 * read and write.  A narrower domain mapping would promise
+		 * what the device's own mapping does not keep. */
+		if (permissions != (IVM_PERM_READ | IVM_PERM_WRITE)) {
+			ivm_set_status_detail("rte_dev_dma_map maps %s for "
+					      "reading and writing only",
+					      device_name);
+			return IVM_STATUS_NOT_SUPPORTED;
+		}
 	}
 	n_pages = len / page_sz;
 	ext = calloc(1, sizeof(*ext));

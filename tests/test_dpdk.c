@@ -890,6 +890,24 @@ IVM_TEST(external_memory_is_registered_at_iovamap_addresses)
 	check_extmem(d, mem, len, ext);
 	ivm_dpdk_extmem_unmap(&ext);
 	CHECK(rte_mem_virt2memseg_list(mem) == NULL);
+	/* With a device, read-only (or write-only) would be a promise that
+	 * rte_dev_dma_map, which maps both ways, does not keep: refused
+	 * before anything is mapped or registered. */
+	CHECK_STATUS(ivm_dpdk_extmem_map(d, mem, len, 4096, IVM_PERM_READ,
+					 "net_null0", &ext),
+		     IVM_STATUS_NOT_SUPPORTED);
+	CHECK(strstr(ivm_status_detail(), "net_null0") != NULL);
+	CHECK_STATUS(ivm_dpdk_extmem_map(d, mem, len, 4096, IVM_PERM_WRITE,
+					 "net_null0", &ext),
+		     IVM_STATUS_NOT_SUPPORTED);
+	CHECK(ext == NULL);
+	CHECK(rte_mem_virt2memseg_list(mem) == NULL);
+	CHECK_EQ_U64(live_mappings(d), 0);
+	/* Without a device the domain's permission is the only one. */
+	CHECK_STATUS(ivm_dpdk_extmem_map(d, mem, len, 4096, IVM_PERM_READ,
+					 NULL, &ext),
+		     IVM_STATUS_SUCCESS);
+	ivm_dpdk_extmem_unmap(&ext);
 	/* A device DPDK does not know: refused before anything is done. */
 	CHECK_STATUS(ivm_dpdk_extmem_map(d, mem, len, 4096, rw, "0000:99:00.0",
 					 &ext),

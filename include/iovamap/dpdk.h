@@ -283,7 +283,10 @@ struct ivm_dpdk_extmem;
  *               of page_sz.
  * @page_sz:     its page size (IVM_PAGE_SIZE or a huge page size); DPDK
  *               records one IOVA per page.
- * @permissions: as ivm_dpdk_pool_map.
+ * @permissions: as ivm_dpdk_pool_map; with a device_name, exactly
+ *               IVM_PERM_READ | IVM_PERM_WRITE (rte_dev_dma_map takes no
+ *               permissions: DPDK maps the memory for the device both
+ *               ways).
  * @device_name: the device of an ethdev port (rte_dev_name() of its
  *               rte_eth_dev_info::device: a PCI address such as
  *               "0000:00:04.0" for a NIC DPDK probed, or a vdev name) to
@@ -309,7 +312,8 @@ struct ivm_dpdk_extmem;
  * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (alignment,
  * sizes, permissions, no such device, memory DPDK already knows: its own
  * heap or memory registered before);
- * IVM_STATUS_NOT_SUPPORTED (the device's bus cannot map DMA for it: a PCI
+ * IVM_STATUS_NOT_SUPPORTED (a device_name with permissions other than
+ * read and write; or the device's bus cannot map DMA for it: a PCI
  * device not bound to VFIO, or one attached to an iovamap VFIO domain,
  * whose group is not in DPDK's container: pass NULL for such a device,
  * the domain's mapping already reaches it); any status of

@@ -332,9 +332,10 @@ static void pool_map(struct ivm_domain *dom, struct rte_mempool *pool,
 
 /*
  * The transmit pool from external memory (the adapter's third way): the
- * application's own pages mapped read-only into the domain as one range
- * (ivm_dpdk_extmem_map, also registered with DPDK and rte_dev_dma_map'ed
- * for port 0's device), and a packet-mbuf pool populated from them at the
+ * application's own pages mapped into the domain as one range
+ * (ivm_dpdk_extmem_map, also registered with DPDK): read-only when the
+ * domain owns the NICs, read-write in the extmem mode, where it is also
+ * rte_dev_dma_map'ed for port 0's device), and a packet-mbuf pool populated from them at the
  * domain's address, so every mbuf is born with iovamap's IOVA.
  */
 #define EXT_LEN (4u << 20)
@@ -348,8 +349,12 @@ static struct rte_mempool *extmem_pool(struct ivm_domain *dom,
 	if (!*mem)
 		return NULL;
 	memset(*mem, 0, EXT_LEN);
-	ivm_status st = ivm_dpdk_extmem_map(dom, *mem, EXT_LEN, 4096,
-					    IVM_PERM_READ, device, ext);
+	/* With a device, rte_dev_dma_map maps both ways, and the adapter
+	 * takes nothing narrower; without one the domain's mapping is the
+	 * device's, read-only. */
+	uint32_t perms = device ? IVM_PERM_READ | IVM_PERM_WRITE : IVM_PERM_READ;
+	ivm_status st = ivm_dpdk_extmem_map(dom, *mem, EXT_LEN, 4096, perms,
+					    device, ext);
 	vmtest_checkf(st == IVM_STATUS_SUCCESS, GROUP, "extmem_map",
 		      "%s %s", ivm_status_name(st),
 		      st ? ivm_status_detail() : "");
@@ -382,16 +387,16 @@ static struct rte_mempool *extmem_pool(struct ivm_domain *dom,
 	uint32_t perm = 0;
 	st = m ? ivm_translate(dom, rte_mbuf_data_iova(m), &pa, &perm)
 	       : IVM_STATUS_INSUFFICIENT_RESOURCES;
-	vmtest_checkf(m && st == IVM_STATUS_SUCCESS && perm == IVM_PERM_READ &&
+	vmtest_checkf(m && st == IVM_STATUS_SUCCESS && perm == perms &&
 			      rte_mbuf_data_iova(m) -
 					      ivm_dpdk_extmem_iova(*ext) <
 				      EXT_LEN,
 		      GROUP, "extmem_mbuf_iova",
 		      "extmem at 0x%" PRIx64 ", mbuf data iova 0x%" PRIx64
-		      ", translate %s, read-only %s",
+		      ", translate %s, permissions 0x%x (asked 0x%x)",
 		      (uint64_t)ivm_dpdk_extmem_iova(*ext),
 		      m ? (uint64_t)rte_mbuf_data_iova(m) : 0,
-		      ivm_status_name(st), perm == IVM_PERM_READ ? "yes" : "no");
+		      ivm_status_name(st), perm, perms);
 	rte_pktmbuf_free(m);
 	return mp;
 }
