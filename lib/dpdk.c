@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dpdk.c - the DPDK adapter (iovamap/dpdk.h): mempools mapped into a
- * domain, per-segment maps for strict per-packet use, and external memory
+ * domain, per-segment maps for strict per-packet use, memzones (a
+ * device's rings) mapped at DPDK's own IOVAs, and external memory
  * registered with DPDK at iovamap's addresses.
  *
  * This file is its own shared library (libiovamap-dpdk), linked against
@@ -10,6 +11,7 @@
  * calls, plus ivm_set_status_detail, which libiovamap exports for it.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_memory.h>
+#include <rte_memzone.h>
 #include <rte_mempool.h>
 
 #include "iovamap/dpdk.h"
@@ -511,6 +514,237 @@ IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,
 		    burst->la / IVM_PAGE_SIZE + burst->pages - 1)
 		return IVM_STATUS_INVALID_PARAMETER;
 	return ivm_unmap_logical_range(domain, burst->la, burst->pages);
+}
+
+/* ---- memzones at their DPDK IOVAs ----------------------------------- */
+
+/* One page of a matching memzone. */
+struct zone_page {
+	rte_iova_t iova;
+	uintptr_t va;
+	const char *zone; /* its memzone's name, for the status detail */
+};
+
+/* One mapping: pages contiguous in both IOVA and virtual address. */
+struct zone_range {
+	ivm_la la;
+	uint64_t pages;
+};
+
+struct ivm_dpdk_zones {
+	struct ivm_domain *domain;
+	struct ivm_dpdk_zones_info info;
+	struct zone_range range[]; /* info.ranges of them */
+};
+
+struct zone_walk {
+	const char *prefix;
+	size_t prefix_len;
+	struct zone_page *page;
+	size_t pages, capacity;
+	uint32_t zones;
+	const char *no_iova; /* a zone with a page DPDK gave no IOVA */
+	bool no_memory;
+};
+
+static bool walk_add_page(struct zone_walk *w, const struct rte_memzone *mz,
+			  uintptr_t va)
+{
+	const struct rte_memseg *ms;
+
+	ms = rte_mem_virt2memseg((void *)va,
+				 rte_mem_virt2memseg_list((void *)va));
+	if (ms == NULL || ms->iova == RTE_BAD_IOVA) {
+		w->no_iova = mz->name;
+		return false;
+	}
+	if (w->pages == w->capacity) {
+		size_t cap = w->capacity ? 2 * w->capacity : 64;
+		struct zone_page *p = realloc(w->page, cap * sizeof(*p));
+
+		if (p == NULL) {
+			w->no_memory = true;
+			return false;
+		}
+		w->page = p;
+		w->capacity = cap;
+	}
+	w->page[w->pages++] = (struct zone_page){
+		.iova = ms->iova + (va - (uintptr_t)ms->addr),
+		.va = va,
+		.zone = mz->name,
+	};
+	return true;
+}
+
+/* rte_memzone_walk's callback: every page of a zone whose name matches. */
+static void collect_zone(const struct rte_memzone *mz, void *arg)
+{
+	struct zone_walk *w = arg;
+	uintptr_t end = page_up((uintptr_t)mz->addr + mz->len);
+
+	if (w->no_iova != NULL || w->no_memory ||
+	    strncmp(mz->name, w->prefix, w->prefix_len) != 0)
+		return;
+	w->zones++;
+	for (uintptr_t va = page_down((uintptr_t)mz->addr); va < end;
+	     va += IVM_PAGE_SIZE)
+		if (!walk_add_page(w, mz, va))
+			return;
+}
+
+static int zone_page_cmp(const void *a, const void *b)
+{
+	const struct zone_page *x = a, *y = b;
+
+	if (x->iova != y->iova)
+		return x->iova < y->iova ? -1 : 1;
+	return (x->va > y->va) - (x->va < y->va);
+}
+
+/* Sort the pages by IOVA and drop a page two zones share; a page that
+ * differs from its neighbour at one IOVA is refused (false). */
+static bool zone_pages_unique(struct zone_walk *w)
+{
+	size_t kept = 0;
+
+	qsort(w->page, w->pages, sizeof(w->page[0]), zone_page_cmp);
+	for (size_t k = 0; k < w->pages; k++) {
+		const struct zone_page *p = &w->page[k];
+
+		if (kept > 0 && w->page[kept - 1].iova == p->iova) {
+			if (w->page[kept - 1].va == p->va)
+				continue;
+			ivm_set_status_detail("memzones %s and %s: two pages "
+					      "at IOVA 0x%" PRIx64,
+					      w->page[kept - 1].zone, p->zone,
+					      (uint64_t)p->iova);
+			return false;
+		}
+		w->page[kept++] = *p;
+	}
+	w->pages = kept;
+	return true;
+}
+
+/* Whether page k starts a new mapping (it does not follow page k - 1 in
+ * both IOVA and virtual address). */
+static bool zone_run_starts(const struct zone_walk *w, size_t k)
+{
+	return k == 0 ||
+	       w->page[k].iova != w->page[k - 1].iova + IVM_PAGE_SIZE ||
+	       w->page[k].va != w->page[k - 1].va + IVM_PAGE_SIZE;
+}
+
+static void unmap_zone_ranges(struct ivm_dpdk_zones *z, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (ivm_unmap_logical_range(z->domain, z->range[i].la,
+					    z->range[i].pages) !=
+		    IVM_STATUS_SUCCESS)
+			die("unmapping a memzone range failed");
+}
+
+/* Map the walk's unique pages, a run at a time, into z (sized for them). */
+static ivm_status map_zone_ranges(struct ivm_dpdk_zones *z,
+				  const struct zone_walk *w,
+				  uint32_t permissions)
+{
+	size_t k = 0;
+
+	while (k < w->pages) {
+		const struct zone_page *first = &w->page[k];
+		struct ivm_phys phys = { .type = IVM_PHYS_BUFFER };
+		ivm_la la = first->iova, out;
+		ivm_status st;
+		size_t n = 1;
+
+		while (k + n < w->pages && !zone_run_starts(w, k + n))
+			n++;
+		phys.buffer.va = (void *)first->va;
+		phys.buffer.size = n * IVM_PAGE_SIZE;
+		st = ivm_map_logical_range_ex(z->domain, permissions, &phys,
+					      &la, NULL, NULL, &out);
+		if (st != IVM_STATUS_SUCCESS) {
+			ivm_set_status_detail("memzone %s: %zu pages at IOVA "
+					      "0x%" PRIx64 ": %s",
+					      first->zone, n, (uint64_t)la,
+					      ivm_status_name(st));
+			unmap_zone_ranges(z, z->info.ranges);
+			return st;
+		}
+		z->range[z->info.ranges++] = (struct zone_range){ la, n };
+		z->info.mapped_bytes += n * IVM_PAGE_SIZE;
+		k += n;
+	}
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_dpdk_zones_map(struct ivm_domain *domain,
+				      const char *prefix, uint32_t permissions,
+				      struct ivm_dpdk_zones **out)
+{
+	struct zone_walk w = { .prefix = prefix };
+	struct ivm_dpdk_zones *z = NULL;
+	ivm_status st = IVM_STATUS_INVALID_PARAMETER;
+	uint32_t runs = 0;
+
+	if (domain == NULL || prefix == NULL || out == NULL ||
+	    !perms_ok(permissions))
+		return IVM_STATUS_INVALID_PARAMETER;
+	w.prefix_len = strlen(prefix);
+	rte_memzone_walk(collect_zone, &w);
+	if (w.no_memory) {
+		st = IVM_STATUS_INSUFFICIENT_RESOURCES;
+		goto out;
+	}
+	if (w.no_iova != NULL) {
+		ivm_set_status_detail("memzone %s: a page without a DPDK IOVA",
+				      w.no_iova);
+		goto out;
+	}
+	if (w.pages == 0) {
+		ivm_set_status_detail("no memzone named %s*", prefix);
+		goto out;
+	}
+	if (!zone_pages_unique(&w))
+		goto out;
+	for (size_t k = 0; k < w.pages; k++)
+		runs += zone_run_starts(&w, k);
+	z = calloc(1, sizeof(*z) + runs * sizeof(z->range[0]));
+	if (z == NULL) {
+		st = IVM_STATUS_INSUFFICIENT_RESOURCES;
+		goto out;
+	}
+	z->domain = domain;
+	z->info.zones = w.zones;
+	st = map_zone_ranges(z, &w, permissions);
+	if (st == IVM_STATUS_SUCCESS) {
+		*out = z;
+		z = NULL;
+	}
+out:
+	free(z);
+	free(w.page);
+	return st;
+}
+
+IVM_API void ivm_dpdk_zones_unmap(struct ivm_dpdk_zones **zonesp)
+{
+	if (zonesp == NULL || *zonesp == NULL)
+		return;
+	unmap_zone_ranges(*zonesp, (*zonesp)->info.ranges);
+	free(*zonesp);
+	*zonesp = NULL;
+}
+
+IVM_API ivm_status ivm_dpdk_zones_info(const struct ivm_dpdk_zones *zones,
+				       struct ivm_dpdk_zones_info *out)
+{
+	if (zones == NULL || out == NULL)
+		return IVM_STATUS_INVALID_PARAMETER;
+	*out = zones->info;
+	return IVM_STATUS_SUCCESS;
 }
 
 /* ---- external memory -------------------------------------------------- */

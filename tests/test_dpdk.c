@@ -22,6 +22,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_memory.h>
+#include <rte_memzone.h>
 #include <rte_mempool.h>
 
 #include "iovamap/dpdk.h"
@@ -947,6 +948,150 @@ IVM_TEST(external_memory_is_registered_at_iovamap_addresses)
 	ivm_dpdk_extmem_unmap(NULL);
 
 	munmap(mem, len);
+	ivm_domain_destroy(&d);
+}
+
+/* ---- memzones at their DPDK IOVAs ------------------------------------ */
+
+#define ZONE_MAX_PAGES 64u
+
+/* The IOVA pages of zones (each page once): what ivm_dpdk_zones_map must
+ * map, counted here independently of the adapter. */
+static unsigned zone_pages(const struct rte_memzone *const zones[], unsigned n,
+			   uint64_t page[ZONE_MAX_PAGES])
+{
+	unsigned count = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t first = zones[i]->iova & ~4095ull;
+		uint64_t end = (zones[i]->iova + zones[i]->len + 4095) & ~4095ull;
+
+		for (uint64_t p = first; p < end; p += 4096) {
+			unsigned k = 0;
+
+			while (k < count && page[k] != p)
+				k++;
+			if (k == count && count < ZONE_MAX_PAGES)
+				page[count++] = p;
+		}
+	}
+	return count;
+}
+
+/* Each zone's first, middle and last byte translate to its own bytes,
+ * with the permissions asked for. */
+static void check_zone_mapped(struct ivm_domain *d, const struct rte_memzone *mz,
+			      uint32_t perms)
+{
+	const size_t at[] = { 0, mz->len / 2, mz->len - 1 };
+
+	for (unsigned k = 0; k < 3; k++) {
+		uint64_t pa = 0;
+		uint32_t perm = 0;
+
+		CHECK_STATUS(ivm_translate(d, mz->iova + at[k], &pa, &perm),
+			     IVM_STATUS_SUCCESS);
+		CHECK_EQ_U64(pa, (uintptr_t)mz->addr + at[k]);
+		CHECK_EQ_U64(perm, perms);
+	}
+}
+
+IVM_TEST(memzones_are_mapped_at_their_dpdk_iovas)
+{
+	struct ivm_domain *d = make_domain(48, false, IVM_FLUSH_LAZY);
+	const uint32_t rw = IVM_PERM_READ | IVM_PERM_WRITE;
+	/* A ring-like zone of a few pages, two small ones reserved back to
+	 * back (they may share a page), and one the prefix leaves out. */
+	const struct rte_memzone *zone[3] = {
+		rte_memzone_reserve_aligned("ivmzone_ring", 3 * 4096 + 100,
+					    SOCKET_ID_ANY,
+					    RTE_MEMZONE_IOVA_CONTIG, 4096),
+		rte_memzone_reserve("ivmzone_c", 64, SOCKET_ID_ANY, 0),
+		rte_memzone_reserve("ivmzone_d", 64, SOCKET_ID_ANY, 0),
+	};
+	const struct rte_memzone *other = rte_memzone_reserve_aligned(
+		"other_zone", 2 * 4096, SOCKET_ID_ANY, 0, 4096);
+	struct ivm_dpdk_zones *z = NULL, *again = NULL;
+	struct ivm_dpdk_zones_info info = { 0 };
+	uint64_t page[ZONE_MAX_PAGES];
+	uint64_t pa;
+
+	CHECK(zone[0] && zone[1] && zone[2] && other);
+	if (!zone[0] || !zone[1] || !zone[2] || !other)
+		goto out;
+	unsigned pages = zone_pages(zone, 3, page);
+
+	CHECK_STATUS(ivm_dpdk_zones_map(d, "ivmzone_", rw, &z),
+		     IVM_STATUS_SUCCESS);
+	CHECK(z != NULL);
+	CHECK_STATUS(ivm_dpdk_zones_info(z, &info), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(info.zones, 3);
+	CHECK_EQ_U64(info.mapped_bytes, pages * 4096ull);
+	CHECK(info.ranges >= 1 && info.ranges <= pages);
+	CHECK_EQ_U64(live_mappings(d), info.ranges);
+	for (unsigned i = 0; i < 3; i++)
+		check_zone_mapped(d, zone[i], rw);
+	/* other_zone's second page is its own: not mapped. */
+	CHECK_STATUS(ivm_translate(d, other->iova + 4096, &pa, NULL),
+		     IVM_STATUS_INVALID_PARAMETER_2);
+
+	/* Mapped twice: the first page already holds a mapping; nothing
+	 * more stays mapped. */
+	CHECK_STATUS(ivm_dpdk_zones_map(d, "ivmzone_", rw, &again),
+		     IVM_STATUS_IN_USE);
+	CHECK(strstr(ivm_status_detail(), "ivmzone_") != NULL);
+	CHECK(again == NULL);
+	CHECK_EQ_U64(live_mappings(d), info.ranges);
+
+	ivm_dpdk_zones_unmap(&z);
+	CHECK(z == NULL);
+	CHECK_EQ_U64(live_mappings(d), 0);
+	CHECK_STATUS(ivm_translate(d, zone[0]->iova, &pa, NULL),
+		     IVM_STATUS_INVALID_PARAMETER_2);
+
+	/* Read-only, and every memzone ("" matches all). */
+	CHECK_STATUS(ivm_dpdk_zones_map(d, "", IVM_PERM_READ, &z),
+		     IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_zones_info(z, &info), IVM_STATUS_SUCCESS);
+	CHECK(info.zones >= 4);
+	check_zone_mapped(d, zone[1], IVM_PERM_READ);
+	check_zone_mapped(d, other, IVM_PERM_READ);
+	ivm_dpdk_zones_unmap(&z);
+	CHECK_EQ_U64(live_mappings(d), 0);
+
+	/* Bad input: refused, nothing mapped, *out untouched. */
+	CHECK_STATUS(ivm_dpdk_zones_map(d, "nozone_", rw, &z),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK(strstr(ivm_status_detail(), "nozone_") != NULL);
+	CHECK_STATUS(ivm_dpdk_zones_map(NULL, "ivmzone_", rw, &z),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_zones_map(d, NULL, rw, &z),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_zones_map(d, "ivmzone_", rw, NULL),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_zones_map(d, "ivmzone_", 0, &z),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_zones_map(d, "ivmzone_", rw | 0x80u, &z),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK(z == NULL);
+	CHECK_EQ_U64(live_mappings(d), 0);
+	CHECK_STATUS(ivm_dpdk_zones_info(NULL, &info),
+		     IVM_STATUS_INVALID_PARAMETER);
+	ivm_dpdk_zones_unmap(NULL);
+	ivm_dpdk_zones_unmap(&z);
+
+	/* An allocator that takes no explicit address: the map's own
+	 * status, nothing mapped. */
+	struct ivm_domain *alloc = make_domain(48, true, IVM_FLUSH_LAZY);
+	CHECK_STATUS(ivm_dpdk_zones_map(alloc, "ivmzone_", rw, &z),
+		     IVM_STATUS_NOT_SUPPORTED);
+	CHECK(z == NULL);
+	CHECK_EQ_U64(live_mappings(alloc), 0);
+	ivm_domain_destroy(&alloc);
+out:
+	for (unsigned i = 0; i < 3; i++)
+		rte_memzone_free(zone[i]);
+	rte_memzone_free(other);
 	ivm_domain_destroy(&d);
 }
 

@@ -42,8 +42,8 @@
  * with a reserved region (struct ivm_reserved_region) at domain creation.
  * A PMD on a device attached to an iovamap VFIO domain also maps what DPDK
  * allocates for the device itself (descriptor rings: their memzones, at
- * their DPDK IOVAs with an explicit logical address) before starting the
- * port; tests/vm/vm_e1000.c does it for DPDK's e1000 PMD.
+ * their DPDK IOVAs) before starting the port: ivm_dpdk_zones_map, as
+ * tests/vm/vm_e1000.c does for DPDK's e1000 PMD.
  *
  * Threads and RCU: the calls follow iovamap/domain.h's table.  Pool map
  * and unmap, and the external-memory calls, run on a control thread while
@@ -271,6 +271,74 @@ IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,
 					struct rte_mbuf *const segs[],
 					uint16_t n,
 					const struct ivm_dpdk_burst *burst);
+
+/* DPDK memzones mapped at their own IOVAs (opaque). */
+struct ivm_dpdk_zones;
+
+/* What ivm_dpdk_zones_info reports. */
+struct ivm_dpdk_zones_info {
+	uint32_t zones;        /* memzones whose name matched */
+	uint32_t ranges;       /* mappings made: runs of pages contiguous in
+				* both IOVA and virtual address */
+	uint64_t mapped_bytes; /* pages mapped, in bytes (a page two zones
+				* share counts once) */
+};
+
+/*
+ * ivm_dpdk_zones_map - map the DPDK memzones whose names start with prefix
+ * into domain, each page at the IOVA DPDK gave it: the memory DPDK
+ * allocates for a device itself, which the PMD programs into the device
+ * with DPDK's address.  The ethdev descriptor rings are memzones named
+ * "eth_p<port>_q<queue>_<ring>" (rte_eth_dma_zone_reserve): prefix
+ * "eth_p" maps the rings of every port.
+ * @domain:      a domain that takes explicit logical addresses (no
+ *               allocator, or one created with allow_explicit), wide
+ *               enough for DPDK's IOVAs (in IOVA-as-VA mode they are
+ *               virtual addresses: 47 bits).
+ * @prefix:      the names' common start ("" for every memzone).
+ * @permissions: IVM_PERM_READ and/or IVM_PERM_WRITE (rings: both).
+ * @out:         the mapping's handle, for ivm_dpdk_zones_unmap.
+ *
+ * Each page a matching zone touches is mapped at its DPDK IOVA (from its
+ * memseg), so the granule is the 4 KiB page: what shares a page with a
+ * zone is reachable too.  A page two zones share is mapped once; runs of
+ * pages contiguous in both IOVA and virtual address are one mapping each.
+ * The set is fixed at the call: a zone reserved later is not mapped.
+ *
+ * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL
+ * argument, bad permissions, no memzone matched, a page without a DPDK
+ * IOVA, two pages at one IOVA); IVM_STATUS_IN_USE (a page's IOVA is
+ * mapped already, e.g. the zones were mapped before); any other status of
+ * ivm_map_logical_range_ex with an explicit address (e.g. NOT_SUPPORTED:
+ * the domain's allocator takes no explicit address;
+ * INVALID_PARAMETER_4: an IOVA beyond the domain's width).
+ * ivm_status_detail() names the zone.  On failure nothing stays mapped.
+ *
+ * Context: a control thread, after the queues' setup reserved the rings
+ * and before the port starts; no thread reserves or frees memzones
+ * during the call.  Blocking: allocates; takes DPDK's memzone lock.
+ */
+IVM_API ivm_status ivm_dpdk_zones_map(struct ivm_domain *domain,
+				      const char *prefix, uint32_t permissions,
+				      struct ivm_dpdk_zones **out);
+
+/*
+ * ivm_dpdk_zones_unmap - unmap what ivm_dpdk_zones_map mapped.  NULL or
+ * *zones == NULL does nothing; *zones is set to NULL.
+ *
+ * Context: a control thread, once no device uses the zones (the port
+ * stopped, before its queues are released and the memzones freed).
+ * Blocking: may sync the backend.
+ */
+IVM_API void ivm_dpdk_zones_unmap(struct ivm_dpdk_zones **zones);
+
+/*
+ * ivm_dpdk_zones_info - what a zones mapping holds.  Returns:
+ * IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL argument).
+ * Context: any thread while it is mapped.  Blocking: never.
+ */
+IVM_API ivm_status ivm_dpdk_zones_info(const struct ivm_dpdk_zones *zones,
+				       struct ivm_dpdk_zones_info *out);
 
 /* External memory registered with DPDK at iovamap's addresses (opaque). */
 struct ivm_dpdk_extmem;

@@ -13,8 +13,9 @@
  *    binds their groups to the domain's container), and only then DPDK
  *    probes them (rte_dev_probe): DPDK finds the groups in the domain's
  *    container and maps nothing there.  The domain maps the descriptor
- *    rings (DPDK memzones "eth_p*") at their DPDK IOVAs, the receive pool
- *    at addresses its allocator picks (ivm_dpdk_pool_map, read and write),
+ *    rings (DPDK memzones "eth_p*") at their DPDK IOVAs
+ *    (ivm_dpdk_zones_map), the receive pool at addresses its allocator
+ *    picks (ivm_dpdk_pool_map, read and write),
  *    and the transmit pool, made from the program's own memory, read-only
  *    (ivm_dpdk_extmem_map without a device); nothing else of the process
  *    is reachable by the NICs.  VM_E1000_UNMAPPED=rings|pool leaves the
@@ -52,7 +53,6 @@
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
-#include <rte_memzone.h>
 #include <rte_mempool.h>
 
 #include <iovamap/iovamap.h>
@@ -225,74 +225,25 @@ static uint32_t transfer(uint16_t tx, uint16_t rx, struct rte_mempool *pool,
 /* --- iovamap: the domain that owns the NICs ------------------------------ */
 
 /*
- * Map [va, va + len) into the domain at logical address iova (DPDK's IOVA
- * of va), page-rounded; pages some earlier call mapped already (two
- * memzones may share a page) are skipped.  Returns the number of pages
- * newly mapped, or -1 (and says why) when a map failed.
+ * Map the descriptor rings, DPDK memzones "eth_p<port>_q<queue>_<ring>"
+ * (rte_eth_dma_zone_reserve), at their DPDK IOVAs: the PMD programs those
+ * into the NICs.  Two rings may share a page; the adapter maps it once.
  */
-static long map_at_iova(struct ivm_domain *dom, const void *va, size_t len,
-			uint64_t iova)
+static void rings_map(struct ivm_domain *dom, struct ivm_dpdk_zones **out)
 {
-	uintptr_t first = (uintptr_t)va & ~(uintptr_t)4095;
-	uintptr_t end = ((uintptr_t)va + len + 4095) & ~(uintptr_t)4095;
-	ivm_la la0 = iova - ((uintptr_t)va - first);
-	long mapped = 0;
+	struct ivm_dpdk_zones_info zi = { 0 };
+	ivm_status st = ivm_dpdk_zones_map(dom, "eth_p",
+					   IVM_PERM_READ | IVM_PERM_WRITE, out);
 
-	for (uintptr_t p = first; p < end;) {
-		uint64_t pa;
-		if (ivm_translate(dom, la0 + (p - first), &pa, NULL) ==
-		    IVM_STATUS_SUCCESS) {
-			p += 4096;
-			continue;
-		}
-		uintptr_t q = p + 4096;
-		while (q < end && ivm_translate(dom, la0 + (q - first), &pa,
-						NULL) != IVM_STATUS_SUCCESS)
-			q += 4096;
-		struct ivm_phys phys = {
-			.type = IVM_PHYS_BUFFER,
-			.buffer = { (void *)p, q - p },
-		};
-		ivm_la la = la0 + (p - first), out;
-		ivm_status st = ivm_map_logical_range_ex(
-			dom, IVM_PERM_READ | IVM_PERM_WRITE, &phys, &la, NULL,
-			NULL, &out);
-		if (st != IVM_STATUS_SUCCESS) {
-			vmtest_info("map va 0x%" PRIxPTR " at 0x%" PRIx64
-				    " (%zu bytes): %s %s", p, (uint64_t)la,
-				    (size_t)(q - p), ivm_status_name(st),
-				    ivm_status_detail());
-			return -1;
-		}
-		mapped += (long)((q - p) / 4096);
-		p = q;
-	}
-	return mapped;
+	if (st == IVM_STATUS_SUCCESS)
+		ivm_dpdk_zones_info(*out, &zi);
+	/* Two ports, each a receive and a transmit ring. */
+	vmtest_checkf(st == IVM_STATUS_SUCCESS && zi.zones >= 4, GROUP,
+		      "rings_mapped", "%s %s: %u rings, %u ranges, %" PRIu64
+		      " bytes", ivm_status_name(st),
+		      st ? ivm_status_detail() : "", zi.zones, zi.ranges,
+		      zi.mapped_bytes);
 }
-
-struct ring_map_ctx {
-	struct ivm_domain *domain;
-	unsigned rings;
-	unsigned failed;
-};
-
-/* Map one DPDK memzone that holds a descriptor ring ("eth_p<port>_q<queue>
- * _<ring>", rte_eth_dma_zone_reserve) at its DPDK IOVA. */
-static void ring_map(const struct rte_memzone *mz, void *arg)
-{
-	struct ring_map_ctx *ctx = arg;
-
-	if (strncmp(mz->name, "eth_p", 5) != 0)
-		return;
-	long pages = map_at_iova(ctx->domain, mz->addr, mz->len, mz->iova);
-	vmtest_info("ring %s va %p iova 0x%" PRIx64 " len %zu: %ld pages "
-		    "mapped", mz->name, mz->addr, (uint64_t)mz->iova,
-		    (size_t)mz->len, pages);
-	ctx->rings++;
-	if (pages < 0)
-		ctx->failed++;
-}
-
 
 /*
  * Map the mbuf pool into the domain with the adapter (read and write: the
@@ -538,6 +489,7 @@ int main(int argc, char **argv)
 			vmtest_fatal("port %u", p);
 
 	struct ivm_dpdk_pool *mapped_pool = NULL;
+	struct ivm_dpdk_zones *rings = NULL;
 	struct ivm_dpdk_extmem *ext = NULL;
 	void *ext_mem = NULL;
 	struct rte_mempool *tx_pool = pool;
@@ -546,14 +498,10 @@ int main(int argc, char **argv)
 		 * domain: the negative control (the NICs' DMA then faults). */
 		const char *unmapped = getenv("VM_E1000_UNMAPPED");
 		unmapped = unmapped ? unmapped : "";
-		struct ring_map_ctx ctx = { .domain = dom, .rings = 4 };
-		if (strcmp(unmapped, "rings") != 0) {
-			ctx.rings = 0;
-			rte_memzone_walk(ring_map, &ctx);
-		}
-		vmtest_checkf(ctx.failed == 0 && ctx.rings >= 4, GROUP,
-			      "rings_mapped", "%u rings, %u failed",
-			      ctx.rings, ctx.failed);
+		if (strcmp(unmapped, "rings") != 0)
+			rings_map(dom, &rings);
+		else
+			vmtest_info("rings left unmapped (VM_E1000_UNMAPPED)");
 		if (strcmp(unmapped, "pool") == 0)
 			vmtest_info("pool left unmapped (VM_E1000_UNMAPPED)");
 		else
@@ -612,10 +560,12 @@ int main(int argc, char **argv)
 	vmtest_checkf(faults_before >= 0 && faults == 0, GROUP, "no_dmar_fault",
 		      "%d DMAR faults logged", faults);
 
-	for (uint16_t p = 0; p < 2; p++) {
+	for (uint16_t p = 0; p < 2; p++)
 		rte_eth_dev_stop(p);
+	/* The rings' memzones go with their queues at close. */
+	ivm_dpdk_zones_unmap(&rings);
+	for (uint16_t p = 0; p < 2; p++)
 		rte_eth_dev_close(p);
-	}
 	ivm_dpdk_pool_unmap(&mapped_pool);
 	if (tx_pool != pool)
 		rte_mempool_free(tx_pool);
