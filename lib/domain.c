@@ -13,10 +13,11 @@
  *  1. A domain is fully built (page table, allocator, backend, reserved
  *     regions) before ivm_domain_create writes *out; any failure unwinds
  *     in reverse order and leaves nothing allocated.
- *  2. Every reserved region is taken from the allocator (when there is
- *     one) and occupies its page-table slots (identity leaves for
- *     should_map, markers otherwise), so neither the allocator nor an
- *     explicit map can ever hand it out.
+ *  2. Every reserved region (the caller's, and a VFIO domain's x86 MSI
+ *     window) is taken from the allocator (when there is one) and
+ *     occupies its page-table slots (identity leaves for should_map,
+ *     markers otherwise), so neither the allocator nor an explicit map
+ *     can ever hand it out.
  *  3. Destruction syncs the backend before freeing the page table, and
  *     waits for an RCU grace period before freeing tables.
  */
@@ -259,6 +260,42 @@ static ivm_status place_region(struct ivm_domain *d,
 	return status;
 }
 
+/*
+ * x86's interrupt window: a device's writes there are MSIs, never DMA, so
+ * every x86 IOMMU keeps it out of translation and VFIO refuses mappings in
+ * it (the kernel's IOMMU_RESV_MSI region; Linux's own DMA layer reserves
+ * it the same way).  A VFIO Translate domain whose width reaches it gets
+ * it as a reserved region (no mapping), unless the caller's regions
+ * touch it: then the caller decides.
+ */
+#define X86_MSI_BASE  0xfee00000ull
+#define X86_MSI_PAGES 0x100ull
+
+static bool wants_msi_region(const struct ivm_domain_config *c,
+			     unsigned width)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	const uint64_t first = X86_MSI_BASE >> IVM_PAGE_SHIFT;
+
+	if (c->backend != IVM_BACKEND_VFIO || c->type != IVM_DOMAIN_TRANSLATE ||
+	    width < 32)
+		return false;
+	for (size_t i = 0; i < c->reserved_count; i++) {
+		uint64_t r = c->reserved[i].base >> IVM_PAGE_SHIFT;
+
+		/* Inclusive last pages, as in check_config. */
+		if (first <= r + (c->reserved[i].pages - 1) &&
+		    r <= first + (X86_MSI_PAGES - 1))
+			return false;
+	}
+	return true;
+#else
+	(void)c;
+	(void)width;
+	return false;
+#endif
+}
+
 IVM_API ivm_status ivm_domain_create(const struct ivm_domain_config *config,
 				     struct ivm_domain **out)
 {
@@ -308,6 +345,15 @@ IVM_API ivm_status ivm_domain_create(const struct ivm_domain_config *config,
 	}
 	for (size_t i = 0; i < config->reserved_count; i++) {
 		status = place_region(d, &config->reserved[i]);
+		if (status != IVM_STATUS_SUCCESS)
+			goto err_backend;
+	}
+	if (wants_msi_region(config, width)) {
+		const struct ivm_reserved_region msi = {
+			.base = X86_MSI_BASE, .pages = X86_MSI_PAGES,
+		};
+
+		status = place_region(d, &msi);
 		if (status != IVM_STATUS_SUCCESS)
 			goto err_backend;
 	}

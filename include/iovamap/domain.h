@@ -86,7 +86,8 @@ struct ivm_allocator_config {
  * window, or memory a device firmware uses).  base is a logical address,
  * pages its length.  With should_map the range is also identity mapped
  * (logical == physical, read and write) for the domain's whole life; such
- * a mapping cannot be unmapped by any call.
+ * a mapping cannot be unmapped by any call.  A VFIO domain on x86 adds the
+ * MSI window by itself when none of these touches it (iovamap/vfio.h).
  */
 struct ivm_reserved_region {
 	uint64_t base;

@@ -19,10 +19,15 @@
  *
  * The IOMMU's address space: give the domain an address width the
  * IOMMU translates (VT-d with 3-level tables, as QEMU emulates it: 39
- * bits), and keep the kernel's reserved windows out of the allocator with
- * reserved regions (struct ivm_reserved_region, should_map false): on
- * x86 the MSI window [0xfee00000, 0xfeefffff].  VFIO refuses a mapping
- * outside its valid ranges, which comes back as
+ * bits).  On x86 a VFIO domain whose width reaches it reserves the MSI
+ * window [0xfee00000, 0xfeefffff] by itself (a reserved region without a
+ * mapping: the allocator never hands it out, an explicit map in it gets
+ * IVM_STATUS_IN_USE), unless the caller's reserved regions touch it, in
+ * which case the caller's regions are all there is.  Keep any other
+ * window the kernel reserves (the group's
+ * /sys/kernel/iommu_groups/N/reserved_regions) out with reserved regions
+ * of your own (struct ivm_reserved_region, should_map false).  VFIO
+ * refuses a mapping outside its valid ranges, which comes back as
  * IVM_STATUS_INSUFFICIENT_RESOURCES with the kernel's reason in
  * ivm_status_detail().
  *

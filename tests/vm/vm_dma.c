@@ -562,6 +562,126 @@ static void test_threads(const char *group, enum ivm_vfio_map_path path)
 	munmap(pages, (size_t)RACE_THREADS * RACE_LIVE * PAGE);
 }
 
+/* --- the x86 MSI window ------------------------------------------------------ */
+
+#define MSI_BASE   0xfee00000ull
+#define MSI_END    0xfef00000ull /* exclusive */
+#define NEAR_MIN   0xfe000000ull /* 32 MiB around the window */
+#define NEAR_MAX   0xffffffffull
+#define NEAR_PAGES 64u           /* 256 KiB mappings: 128 fit, 4 of them in
+                                    the window */
+
+/* A VFIO domain as wide as VT-d translates (39 bits), edu attached. */
+static struct ivm_domain *msi_domain(const char *group,
+				     const struct ivm_reserved_region *r,
+				     size_t n)
+{
+	struct ivm_allocator_config alloc = {
+		.type = IVM_ALLOCATOR_BUDDY,
+		.address_width = 39,
+		.flags = IVM_ALLOCATOR_ALLOW_EXPLICIT,
+	};
+	struct ivm_domain_config cfg = {
+		.type = IVM_DOMAIN_TRANSLATE,
+		.allocator = &alloc,
+		.backend = IVM_BACKEND_VFIO,
+		.reserved = r,
+		.reserved_count = n,
+	};
+	struct ivm_vfio_device dev;
+	struct ivm_domain *d = NULL;
+
+	if (!vm_check_status(group, "domain_create", ivm_domain_create(&cfg, &d),
+			     IVM_STATUS_SUCCESS))
+		return NULL;
+	if (!vm_check_status(group, "attach",
+			     ivm_domain_attach_device(d, bdf, &dev),
+			     IVM_STATUS_SUCCESS)) {
+		ivm_domain_destroy(&d);
+		return NULL;
+	}
+	return d;
+}
+
+static void msi_domain_destroy(const char *group, struct ivm_domain **d)
+{
+	vm_check_status(group, "detach", ivm_domain_detach_device(*d, bdf),
+			IVM_STATUS_SUCCESS);
+	ivm_domain_destroy(d);
+}
+
+/*
+ * VT-d never translates [0xfee00000, 0xfeefffff] (a device's writes there
+ * are interrupts), and VFIO refuses mappings in it.  A VFIO domain keeps
+ * it out of its allocator by itself: allocated maps packed around it all
+ * land outside and all are accepted by the kernel, and an explicit map in
+ * it is refused by the domain.  With a region of the caller's that covers
+ * only part of it the domain adds nothing, and the kernel's refusal of the
+ * rest shows why the window must be kept out.
+ */
+static void test_msi_window(void)
+{
+	const char *group = "msi";
+	uint8_t *buf = pages_alloc(NEAR_PAGES);
+	struct ivm_phys phys = { .type = IVM_PHYS_BUFFER,
+				 .buffer = { .va = buf,
+					     .size = NEAR_PAGES * PAGE } };
+	const ivm_la min = NEAR_MIN, max = NEAR_MAX;
+	ivm_la las[2 * ((NEAR_MAX + 1 - NEAR_MIN) / (NEAR_PAGES * PAGE))];
+	unsigned n = 0, inside = 0;
+	ivm_la at, la;
+	ivm_status st = IVM_STATUS_SUCCESS;
+
+	struct ivm_domain *d = msi_domain(group, NULL, 0);
+	if (!d)
+		goto out;
+	at = MSI_BASE + 0x10000;
+	vm_check_status(group, "explicit_in_window_refused",
+			map_page(d, RW, buf, &at, &la), IVM_STATUS_IN_USE);
+	while (n < sizeof(las) / sizeof(las[0])) {
+		st = ivm_map_logical_range_ex(d, RW, &phys, NULL, &min, &max,
+					      &la);
+		if (st != IVM_STATUS_SUCCESS)
+			break;
+		inside += la < MSI_END && la + NEAR_PAGES * PAGE > MSI_BASE;
+		las[n++] = la;
+	}
+	/* The last map found no room left, not a kernel refusal. */
+	vmtest_checkf(n == 124 && inside == 0 &&
+			      st == IVM_STATUS_INSUFFICIENT_RESOURCES,
+		      group, "allocator_avoids_window",
+		      "%u maps of 256 KiB in [0x%llx, 0x%llx], %u in the "
+		      "window, then %s %s", n, (unsigned long long)NEAR_MIN,
+		      (unsigned long long)NEAR_MAX, inside,
+		      ivm_status_name(st), ivm_status_detail());
+	for (unsigned i = 0; i < n; i++)
+		if (ivm_unmap_logical_range(d, las[i], NEAR_PAGES) !=
+		    IVM_STATUS_SUCCESS)
+			vmtest_fatal("msi: unmap 0x%llx",
+				     (unsigned long long)las[i]);
+	msi_domain_destroy(group, &d);
+
+	const struct ivm_reserved_region part = { .base = MSI_BASE,
+						  .pages = 16 };
+	d = msi_domain(group, &part, 1);
+	if (!d)
+		goto out;
+	vm_check_status(group, "caller_region_in_use",
+			map_page(d, RW, buf, &(ivm_la){ MSI_BASE }, &la),
+			IVM_STATUS_IN_USE);
+	at = MSI_BASE + 16 * PAGE;
+	st = map_page(d, RW, buf, &at, &la);
+	vmtest_checkf(st == IVM_STATUS_INSUFFICIENT_RESOURCES, group,
+		      "kernel_refuses_window", "map at 0x%llx: %s %s",
+		      (unsigned long long)at, ivm_status_name(st),
+		      ivm_status_detail());
+	if (st == IVM_STATUS_SUCCESS)
+		ivm_unmap_logical_range(d, at, 1);
+	msi_domain_destroy(group, &d);
+out:
+	munmap(buf, NEAR_PAGES * PAGE);
+}
+
 int main(int argc, char **argv)
 {
 	const char *paths = getenv("VM_DMA_PATHS");
@@ -587,5 +707,6 @@ int main(int argc, char **argv)
 		vmtest_info("%s: done in %llu ms", p,
 			    (unsigned long long)((vmtest_now_ns() - t0) / 1000000));
 	}
+	test_msi_window();
 	return vmtest_result();
 }
