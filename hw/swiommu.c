@@ -384,13 +384,13 @@ static ivm_status swdev_dma(struct ivm_swdev *dev, ivm_la la, void *buf,
 			    size_t len, bool device_writes)
 {
 	if (!dev)
-		return IVM_STATUS_INVALID_PARAMETER_1;
+		return ivm_fail(IVM_STATUS_INVALID_PARAMETER_1);
 	if (len > 0 && la + (len - 1) < la)
-		return IVM_STATUS_INVALID_PARAMETER_2;
+		return ivm_fail(IVM_STATUS_INVALID_PARAMETER_2);
 	if (!buf)
-		return IVM_STATUS_INVALID_PARAMETER_3;
+		return ivm_fail(IVM_STATUS_INVALID_PARAMETER_3);
 	if (len == 0)
-		return IVM_STATUS_INVALID_PARAMETER_4;
+		return ivm_fail(IVM_STATUS_INVALID_PARAMETER_4);
 
 	struct ivm_domain *d = dev->domain;
 	if (d->type == IVM_DOMAIN_PASSTHROUGH) {
@@ -417,7 +417,7 @@ static ivm_status swdev_dma(struct ivm_swdev *dev, ivm_la la, void *buf,
 			iotlb_unlock(be);
 			ivm_la at = p == first ? la : p << IVM_PAGE_SHIFT;
 			domain_report_fault(d, at, need, reason);
-			return IVM_STATUS_ACCESS_VIOLATION;
+			return ivm_fail(IVM_STATUS_ACCESS_VIOLATION);
 		}
 	}
 	size_t done = 0;
@@ -456,6 +456,7 @@ IVM_API ivm_status ivm_swdev_dma_write(struct ivm_swdev *dev, ivm_la la,
 IVM_API ivm_status ivm_swdev_create(struct ivm_domain *domain,
 				    struct ivm_swdev **out)
 {
+	ivm_detail_reset();
 	if (!domain)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	if (!out)

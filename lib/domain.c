@@ -299,6 +299,7 @@ static bool wants_msi_region(const struct ivm_domain_config *c,
 IVM_API ivm_status ivm_domain_create(const struct ivm_domain_config *config,
 				     struct ivm_domain **out)
 {
+	ivm_detail_reset();
 	struct ivm_domain *d;
 	unsigned width;
 	bool has_allocator;
@@ -419,6 +420,7 @@ IVM_API void ivm_domain_destroy(struct ivm_domain **domain)
 
 IVM_API ivm_status ivm_query_available_domain_types(uint32_t *mask)
 {
+	ivm_detail_reset();
 	if (!mask)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	*mask = (1u << IVM_DOMAIN_TRANSLATE) | (1u << IVM_DOMAIN_PASSTHROUGH);
@@ -429,6 +431,7 @@ IVM_API ivm_status ivm_domain_set_fault_handler(struct ivm_domain *domain,
 						ivm_fault_handler_fn handler,
 						void *context)
 {
+	ivm_detail_reset();
 	if (!domain)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	domain_lock(domain);
@@ -441,6 +444,7 @@ IVM_API ivm_status ivm_domain_set_fault_handler(struct ivm_domain *domain,
 IVM_API ivm_status ivm_domain_get_stats(const struct ivm_domain *domain,
 					struct ivm_domain_stats *out)
 {
+	ivm_detail_reset();
 	if (!domain)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	if (!out)
@@ -483,6 +487,7 @@ IVM_API ivm_status ivm_domain_get_stats(const struct ivm_domain *domain,
 
 IVM_API ivm_status ivm_domain_trim(struct ivm_domain *domain)
 {
+	ivm_detail_reset();
 	if (!domain)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	ivm_rcu_ensure_registered();
@@ -494,6 +499,7 @@ IVM_API ivm_status ivm_domain_trim(struct ivm_domain *domain)
 
 IVM_API ivm_status ivm_flush_domain(struct ivm_domain *domain)
 {
+	ivm_detail_reset();
 	if (!domain)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	if (domain->lazy)
@@ -505,6 +511,7 @@ IVM_API ivm_status ivm_flush_domain(struct ivm_domain *domain)
 
 IVM_API ivm_status ivm_flush_poll(struct ivm_domain *domain, size_t *flushed)
 {
+	ivm_detail_reset();
 	if (!domain)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	uint64_t n = domain->lazy ? flushq_poll(&domain->fq) : 0;
@@ -517,6 +524,7 @@ IVM_API ivm_status ivm_flush_domain_by_va_list(struct ivm_domain *domain,
 					       bool last_level, size_t count,
 					       const ivm_la *list)
 {
+	ivm_detail_reset();
 	if (!domain)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	if (count == 0)
@@ -554,6 +562,7 @@ IVM_API ivm_status ivm_domain_attach_device(struct ivm_domain *domain,
 					    const char *pci_address,
 					    struct ivm_vfio_device *out)
 {
+	ivm_detail_reset();
 	if (!domain)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	if (!pci_address_ok(pci_address))
@@ -569,6 +578,7 @@ IVM_API ivm_status ivm_domain_attach_device(struct ivm_domain *domain,
 IVM_API ivm_status ivm_domain_detach_device(struct ivm_domain *domain,
 					    const char *pci_address)
 {
+	ivm_detail_reset();
 	if (!domain)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	if (!pci_address_ok(pci_address))

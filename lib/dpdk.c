@@ -56,6 +56,35 @@ static uintptr_t page_up(uintptr_t a)
 	return (a + PAGE_MASK) & ~PAGE_MASK;
 }
 
+/* The detail, for calls that fail without one of their own: "" (status.h:
+ * after a failed call the detail is that call's or ""). */
+static void detail_reset(void)
+{
+	ivm_set_status_detail("%s", "");
+}
+
+static ivm_status refuse(ivm_status status)
+{
+	detail_reset();
+	return status;
+}
+
+/* A failure's detail, kept across the undo that follows it: the undo's
+ * own iovamap calls clear the detail (status.h). */
+struct saved_detail {
+	char text[256];
+};
+
+static void detail_save(struct saved_detail *s)
+{
+	snprintf(s->text, sizeof(s->text), "%s", ivm_status_detail());
+}
+
+static void detail_restore(const struct saved_detail *s)
+{
+	ivm_set_status_detail("%s", s->text);
+}
+
 static bool perms_ok(uint32_t permissions)
 {
 	return permissions != 0 && (permissions & ~IVM_PERM_MASK) == 0;
@@ -229,6 +258,8 @@ IVM_API ivm_status ivm_dpdk_pool_map(struct ivm_domain *domain,
 	ivm_status st = IVM_STATUS_SUCCESS;
 	uint32_t mapped;
 
+	detail_reset();
+
 	if (domain == NULL || mp == NULL || out == NULL ||
 	    !perms_ok(permissions))
 		return IVM_STATUS_INVALID_PARAMETER;
@@ -262,7 +293,11 @@ IVM_API ivm_status ivm_dpdk_pool_map(struct ivm_domain *domain,
 		pool->info.mapped_bytes += phys.buffer.size;
 	}
 	if (st != IVM_STATUS_SUCCESS) {
+		struct saved_detail why;
+
+		detail_save(&why);
 		unmap_chunks(pool, mapped);
+		detail_restore(&why);
 		free(pool);
 		return st;
 	}
@@ -291,7 +326,7 @@ IVM_API ivm_status ivm_dpdk_pool_info(const struct ivm_dpdk_pool *pool,
 				      struct ivm_dpdk_pool_info *out)
 {
 	if (pool == NULL || out == NULL)
-		return IVM_STATUS_INVALID_PARAMETER;
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	*out = pool->info;
 	return IVM_STATUS_SUCCESS;
 }
@@ -303,10 +338,10 @@ IVM_API ivm_status ivm_dpdk_pool_iova(const struct ivm_dpdk_pool *pool,
 	const struct pool_chunk *c;
 
 	if (pool == NULL || iova_out == NULL)
-		return IVM_STATUS_INVALID_PARAMETER;
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	c = find_chunk(pool, (uintptr_t)va);
 	if (c == NULL)
-		return IVM_STATUS_INVALID_PARAMETER;
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	*iova_out = c->la + ((uintptr_t)va - c->va);
 	if (contiguous_out != NULL)
 		*contiguous_out = c->len - ((uintptr_t)va - c->va);
@@ -341,7 +376,7 @@ IVM_API ivm_status ivm_dpdk_seg_map(struct ivm_domain *domain,
 
 	if (domain == NULL || seg == NULL || iova_out == NULL ||
 	    seg->data_len == 0 || !perms_ok(permissions))
-		return IVM_STATUS_INVALID_PARAMETER;
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	data = seg_data(seg);
 	start = page_down(data);
 	phys.buffer.va = (void *)start;
@@ -360,12 +395,12 @@ IVM_API ivm_status ivm_dpdk_seg_unmap(struct ivm_domain *domain,
 	uintptr_t offset;
 
 	if (domain == NULL || seg == NULL || seg->data_len == 0)
-		return IVM_STATUS_INVALID_PARAMETER;
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	offset = seg_data(seg) & PAGE_MASK;
 	/* The address must be the one seg_map gave for this very segment:
 	 * another segment's would unmap a buffer its device still owns. */
 	if ((iova & PAGE_MASK) != offset || !seg_at(domain, seg, iova))
-		return IVM_STATUS_INVALID_PARAMETER;
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	return ivm_unmap_logical_range(domain, iova - offset,
 				       (offset + seg->data_len + PAGE_MASK) /
 					       IVM_PAGE_SIZE);
@@ -471,10 +506,10 @@ IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
 	if (domain == NULL || segs == NULL || n == 0 ||
 	    n > IVM_DPDK_BURST_MAX || iovas_out == NULL || burst_out == NULL ||
 	    !perms_ok(permissions))
-		return IVM_STATUS_INVALID_PARAMETER;
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	pages = burst_layout(segs, n, pfns, offs);
 	if (pages == 0)
-		return IVM_STATUS_INVALID_PARAMETER;
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	phys.pfn_array.pfns = pfns;
 	phys.pfn_array.count = pages;
 	st = ivm_map_logical_range_ex(domain, permissions, &phys, NULL, NULL,
@@ -500,7 +535,7 @@ IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,
 	if (domain == NULL || segs == NULL || burst == NULL || n == 0 ||
 	    n != burst->count || segs[0] == NULL || segs[n - 1] == NULL ||
 	    segs[n - 1]->data_len == 0)
-		return IVM_STATUS_INVALID_PARAMETER;
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	first = segs[0];
 	last = segs[n - 1];
 	/* The mapping must be the one burst_map made for these segments:
@@ -512,7 +547,7 @@ IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,
 	    !seg_at(domain, last, burst->last) ||
 	    (burst->last + last->data_len - 1) / IVM_PAGE_SIZE !=
 		    burst->la / IVM_PAGE_SIZE + burst->pages - 1)
-		return IVM_STATUS_INVALID_PARAMETER;
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	return ivm_unmap_logical_range(domain, burst->la, burst->pages);
 }
 
@@ -666,11 +701,16 @@ static ivm_status map_zone_ranges(struct ivm_dpdk_zones *z,
 		st = ivm_map_logical_range_ex(z->domain, permissions, &phys,
 					      &la, NULL, NULL, &out);
 		if (st != IVM_STATUS_SUCCESS) {
-			ivm_set_status_detail("memzone %s: %zu pages at IOVA "
-					      "0x%" PRIx64 ": %s",
-					      first->zone, n, (uint64_t)la,
-					      ivm_status_name(st));
+			struct saved_detail why;
+
+			detail_save(&why);
 			unmap_zone_ranges(z, z->info.ranges);
+			ivm_set_status_detail("memzone %s: %zu pages at IOVA "
+					      "0x%" PRIx64 ": %s%s%s",
+					      first->zone, n, (uint64_t)la,
+					      ivm_status_name(st),
+					      why.text[0] ? ": " : "",
+					      why.text);
 			return st;
 		}
 		z->range[z->info.ranges++] = (struct zone_range){ la, n };
@@ -688,6 +728,8 @@ IVM_API ivm_status ivm_dpdk_zones_map(struct ivm_domain *domain,
 	struct ivm_dpdk_zones *z = NULL;
 	ivm_status st = IVM_STATUS_INVALID_PARAMETER;
 	uint32_t runs = 0;
+
+	detail_reset();
 
 	if (domain == NULL || prefix == NULL || out == NULL ||
 	    !perms_ok(permissions))
@@ -742,7 +784,7 @@ IVM_API ivm_status ivm_dpdk_zones_info(const struct ivm_dpdk_zones *zones,
 				       struct ivm_dpdk_zones_info *out)
 {
 	if (zones == NULL || out == NULL)
-		return IVM_STATUS_INVALID_PARAMETER;
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	*out = zones->info;
 	return IVM_STATUS_SUCCESS;
 }
@@ -804,6 +846,8 @@ IVM_API ivm_status ivm_dpdk_extmem_map(struct ivm_domain *domain, void *va,
 	rte_iova_t *iovas;
 	size_t n_pages;
 	ivm_status st;
+
+	detail_reset();
 
 	if (domain == NULL || va == NULL || out == NULL ||
 	    !perms_ok(permissions) || page_sz < IVM_PAGE_SIZE ||
@@ -871,10 +915,14 @@ IVM_API ivm_status ivm_dpdk_extmem_map(struct ivm_domain *domain, void *va,
 	*out = ext;
 	return IVM_STATUS_SUCCESS;
 
-fail_unmap:
+fail_unmap:;
+	struct saved_detail why;
+
+	detail_save(&why);
 	if (ivm_unmap_logical_range(domain, ext->la, len / IVM_PAGE_SIZE) !=
 	    IVM_STATUS_SUCCESS)
 		die("unmapping external memory failed");
+	detail_restore(&why);
 fail_free:
 	free(iovas);
 	free(ext);

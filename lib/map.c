@@ -189,6 +189,7 @@ IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
 					    const ivm_la *max_la,
 					    ivm_la *la_out)
 {
+	ivm_detail_reset();
 	struct pt_source src;
 	uint64_t pages;
 
@@ -236,6 +237,7 @@ IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
 IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
 					   ivm_la la, uint64_t pages)
 {
+	ivm_detail_reset();
 	struct unmap_walk walk = { 0 };
 	const unsigned kinds = (1u << PT_KIND_ALLOCATED) | (1u << PT_KIND_EXPLICIT);
 
@@ -275,6 +277,7 @@ IVM_API ivm_status ivm_map_identity_range_ex(struct ivm_domain *domain,
 					     uint32_t permissions,
 					     const struct ivm_phys *phys)
 {
+	ivm_detail_reset();
 	struct pt_source src;
 	uint64_t pages;
 	ivm_status status;
@@ -312,6 +315,7 @@ IVM_API ivm_status ivm_map_identity_range_ex(struct ivm_domain *domain,
 IVM_API ivm_status ivm_unmap_identity_range_ex(struct ivm_domain *domain,
 					       const struct ivm_phys *phys)
 {
+	ivm_detail_reset();
 	struct unmap_walk walk = { 0 };
 	struct pt_source src;
 	uint64_t pages;
@@ -343,7 +347,7 @@ IVM_API ivm_status ivm_translate(struct ivm_domain *domain, ivm_la la,
 	uint32_t perms;
 
 	if (ivm_unlikely(!domain))
-		return IVM_STATUS_INVALID_PARAMETER_1;
+		return ivm_fail(IVM_STATUS_INVALID_PARAMETER_1);
 	if (domain->type == IVM_DOMAIN_PASSTHROUGH) {
 		pa = la;
 		perms = IVM_PERM_READ | IVM_PERM_WRITE;
@@ -351,18 +355,18 @@ IVM_API ivm_status ivm_translate(struct ivm_domain *domain, ivm_la la,
 		/* Argument order: an unmapped la (_2) is reported before a
 		 * missing pa_out (_3). */
 		if (ivm_unlikely(la >> domain->width))
-			return IVM_STATUS_INVALID_PARAMETER_2;
+			return ivm_fail(IVM_STATUS_INVALID_PARAMETER_2);
 		unsigned level = 0;
 		ivm_rcu_read_lock();
 		uint64_t e = pt_lookup(&domain->pt, la, &level);
 		ivm_rcu_read_unlock();
 		if (ivm_unlikely(!e))
-			return IVM_STATUS_INVALID_PARAMETER_2;
+			return ivm_fail(IVM_STATUS_INVALID_PARAMETER_2);
 		pa = (e & PT_ADDR_MASK) + (la & (pt_level_size(level) - 1));
 		perms = pt_leaf_perms(e);
 	}
 	if (ivm_unlikely(!pa_out))
-		return IVM_STATUS_INVALID_PARAMETER_3;
+		return ivm_fail(IVM_STATUS_INVALID_PARAMETER_3);
 	*pa_out = pa;
 	if (permissions_out)
 		*permissions_out = perms;

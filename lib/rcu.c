@@ -83,12 +83,14 @@ void ivm_rcu_call(struct rcu_head *head, void (*func)(struct rcu_head *))
 
 IVM_API ivm_status ivm_thread_register(void)
 {
+	ivm_detail_reset();
 	ivm_rcu_ensure_registered();
 	return IVM_STATUS_SUCCESS;
 }
 
 IVM_API ivm_status ivm_thread_unregister(void)
 {
+	ivm_detail_reset();
 	if (ivm_rcu_registered) {
 		ivm_urcu(unregister_thread)();
 		ivm_rcu_registered = false;

@@ -33,6 +33,7 @@ IVM_API ivm_status ivm_reserve_logical_range(struct ivm_domain *domain,
 					     const ivm_la *max_la,
 					     struct ivm_reservation **out)
 {
+	ivm_detail_reset();
 	if (!domain || domain->type != IVM_DOMAIN_TRANSLATE)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	if (size == 0 || !ivm_page_aligned(size) ||
@@ -93,6 +94,7 @@ err_free:
 IVM_API ivm_status ivm_reservation_base(const struct ivm_reservation *reservation,
 					ivm_la *la_out, uint64_t *size_out)
 {
+	ivm_detail_reset();
 	if (!reservation)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	if (!la_out)
@@ -109,6 +111,7 @@ IVM_API ivm_status ivm_map_reserved_logical_range(struct ivm_reservation *reserv
 						  const struct ivm_phys *phys,
 						  ivm_la *la_out)
 {
+	ivm_detail_reset();
 	struct pt_source src;
 	uint64_t pages;
 
@@ -165,6 +168,7 @@ IVM_API ivm_status ivm_unmap_reserved_logical_range(struct ivm_reservation *rese
 						    uint64_t offset,
 						    uint64_t pages)
 {
+	ivm_detail_reset();
 	if (!reservation)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	struct ivm_reservation *r = reservation;
@@ -191,6 +195,7 @@ IVM_API ivm_status ivm_unmap_reserved_logical_range(struct ivm_reservation *rese
 
 IVM_API ivm_status ivm_free_reserved_logical_range(struct ivm_reservation **reservation)
 {
+	ivm_detail_reset();
 	if (!reservation || !*reservation)
 		return IVM_STATUS_SUCCESS;
 	struct ivm_reservation *r = *reservation;

@@ -35,11 +35,11 @@ IVM_API const char *ivm_status_name(ivm_status status)
 }
 
 /* One line per thread; long enough for a path and a limit. */
-static _Thread_local char status_detail[256];
+_Thread_local char ivm_status_detail_text[256];
 
 IVM_API const char *ivm_status_detail(void)
 {
-	return status_detail;
+	return ivm_status_detail_text;
 }
 
 IVM_API void ivm_set_status_detail(const char *fmt, ...)
@@ -47,7 +47,8 @@ IVM_API void ivm_set_status_detail(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(status_detail, sizeof(status_detail), fmt, ap);
+	vsnprintf(ivm_status_detail_text, sizeof(ivm_status_detail_text), fmt,
+		  ap);
 	va_end(ap);
 }
 

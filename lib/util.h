@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "iovamap/export.h"
+#include "iovamap/status.h"
 #include "iovamap/types.h"
 
 #define ivm_likely(x)   __builtin_expect(!!(x), 1)
@@ -46,6 +47,25 @@ _Noreturn void ivm_die_at(const char *file, int line, const char *func,
  * iovamap-dpdk (lib/dpdk.c). */
 IVM_API void ivm_set_status_detail(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), cold));
+
+/* The text behind ivm_status_detail(); libiovamap's own (not exported). */
+extern _Thread_local char ivm_status_detail_text[256];
+
+/* Every public call that returns a status clears the detail first, so
+ * that after a failure it is that call's detail or "" (iovamap/status.h);
+ * the hottest calls (ivm_translate, ivm_quiescent, the model device's
+ * DMA) clear it on their failure paths only. */
+static inline void ivm_detail_reset(void)
+{
+	ivm_status_detail_text[0] = '\0';
+}
+
+/* A failure with no detail: clear it, return status. */
+static inline ivm_status ivm_fail(ivm_status status)
+{
+	ivm_detail_reset();
+	return status;
+}
 
 #define IVM_CHECK(e) \
 	(ivm_likely(e) ? (void)0 : ivm_die("check failed: %s", #e))

@@ -951,6 +951,37 @@ IVM_TEST(external_memory_is_registered_at_iovamap_addresses)
 	ivm_domain_destroy(&d);
 }
 
+/* status.h: after a failed adapter call the detail is that call's or "",
+ * never an older call's. */
+IVM_TEST(adapter_failures_leave_no_older_detail)
+{
+	struct ivm_domain *d = make_domain(39, true, IVM_FLUSH_LAZY);
+	struct ivm_dpdk_zones *z = NULL;
+	struct ivm_dpdk_burst b;
+	struct rte_mbuf *none[1] = { NULL };
+	ivm_la iova[1], la;
+
+	/* A failure with a detail... */
+	CHECK_STATUS(ivm_dpdk_zones_map(d, "nozone_", IVM_PERM_READ, &z),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK(strlen(ivm_status_detail()) > 0);
+	/* ...then per-packet failures without one. */
+	CHECK_STATUS(ivm_dpdk_burst_map(d, none, 1, IVM_PERM_READ, iova, &b),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK(strcmp(ivm_status_detail(), "") == 0);
+	CHECK_STATUS(ivm_dpdk_zones_map(d, "nozone_", IVM_PERM_READ, &z),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_seg_map(d, NULL, IVM_PERM_READ, &la),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK(strcmp(ivm_status_detail(), "") == 0);
+	CHECK_STATUS(ivm_dpdk_zones_map(d, "nozone_", IVM_PERM_READ, &z),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_pool_iova(NULL, &la, &la, NULL),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK(strcmp(ivm_status_detail(), "") == 0);
+	ivm_domain_destroy(&d);
+}
+
 /* ---- memzones at their DPDK IOVAs ------------------------------------ */
 
 #define ZONE_MAX_PAGES 64u
@@ -1048,6 +1079,46 @@ IVM_TEST(memzones_are_mapped_at_their_dpdk_iovas)
 	CHECK_EQ_U64(live_mappings(d), 0);
 	CHECK_STATUS(ivm_translate(d, zone[0]->iova, &pa, NULL),
 		     IVM_STATUS_INVALID_PARAMETER_2);
+
+	/* A later range in use: the ranges before it are undone, and the
+	 * detail still says why (the undo's unmaps leave it alone).  Two
+	 * one-page zones with a freed zone between them: two ranges. */
+	const struct rte_memzone *gap[2], *spacer;
+	gap[0] = rte_memzone_reserve_aligned("ivmgap_a", 4096, SOCKET_ID_ANY,
+					     0, 4096);
+	spacer = rte_memzone_reserve_aligned("spacer", 4096, SOCKET_ID_ANY, 0,
+					     4096);
+	gap[1] = rte_memzone_reserve_aligned("ivmgap_b", 4096, SOCKET_ID_ANY,
+					     0, 4096);
+	rte_memzone_free(spacer);
+	CHECK(gap[0] && gap[1]);
+	if (gap[0] && gap[1]) {
+		const struct rte_memzone *high =
+			gap[0]->iova > gap[1]->iova ? gap[0] : gap[1];
+		struct ivm_phys one = { .type = IVM_PHYS_BUFFER,
+					.buffer = { .va = high->addr,
+						    .size = 4096 } };
+		ivm_la at = high->iova;
+
+		CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_READ, &one,
+						      &at, NULL, NULL, &pa),
+			     IVM_STATUS_SUCCESS);
+		CHECK_STATUS(ivm_dpdk_zones_map(d, "ivmgap_", rw, &z),
+			     IVM_STATUS_IN_USE);
+		CHECK(strstr(ivm_status_detail(), "IVM_STATUS_IN_USE") != NULL);
+		CHECK(z == NULL);
+		CHECK_EQ_U64(live_mappings(d), 1);
+		CHECK_STATUS(ivm_unmap_logical_range(d, at, 1),
+			     IVM_STATUS_SUCCESS);
+		/* Both ranges map once the page is free. */
+		CHECK_STATUS(ivm_dpdk_zones_map(d, "ivmgap_", rw, &z),
+			     IVM_STATUS_SUCCESS);
+		CHECK_STATUS(ivm_dpdk_zones_info(z, &info), IVM_STATUS_SUCCESS);
+		CHECK_EQ_U64(info.ranges, 2);
+		ivm_dpdk_zones_unmap(&z);
+	}
+	rte_memzone_free(gap[0]);
+	rte_memzone_free(gap[1]);
 
 	/* Read-only, and every memzone ("" matches all). */
 	CHECK_STATUS(ivm_dpdk_zones_map(d, "", IVM_PERM_READ, &z),

@@ -157,4 +157,63 @@ IVM_TEST(detach_argument_order)
 	ivm_domain_destroy(&d);
 }
 
+/* A failure with a detail: a VFIO domain where there is no VFIO. */
+static void fail_with_detail(void)
+{
+	struct ivm_vfio_config vc = { .dev_dir = "/nonexistent/ivm-vfio" };
+	struct ivm_domain *d = NULL;
+
+	CHECK_STATUS(create_vfio(&vc, &d), IVM_STATUS_NOT_SUPPORTED);
+	CHECK(strlen(ivm_status_detail()) > 0);
+}
+
+/* status.h: right after a failed call the detail is that call's or "";
+ * an older call's never stays behind. */
+IVM_TEST(a_failure_without_detail_clears_an_older_one)
+{
+	struct ivm_domain *d = create_swiommu();
+	struct ivm_phys phys = { .type = IVM_PHYS_BUFFER,
+				 .buffer = { .va = (void *)0x10000,
+					     .size = 4096 } };
+	struct ivm_swdev *dev = NULL;
+	ivm_la la = 0;
+	uint64_t pa;
+	char byte;
+
+	fail_with_detail();
+	CHECK_STATUS(ivm_map_logical_range_ex(NULL, 0, &phys, NULL, NULL, NULL,
+					      &la),
+		     IVM_STATUS_INVALID_PARAMETER_1);
+	CHECK(strcmp(ivm_status_detail(), "") == 0);
+
+	/* The hot calls clear it on their failure paths. */
+	fail_with_detail();
+	CHECK_STATUS(ivm_translate(d, 0x5000, &pa, NULL),
+		     IVM_STATUS_INVALID_PARAMETER_2);
+	CHECK(strcmp(ivm_status_detail(), "") == 0);
+	CHECK_STATUS(ivm_swdev_create(d, &dev), IVM_STATUS_SUCCESS);
+	fail_with_detail();
+	CHECK_STATUS(ivm_swdev_dma_read(dev, 0x5000, &byte, 1),
+		     IVM_STATUS_ACCESS_VIOLATION);
+	CHECK(strcmp(ivm_status_detail(), "") == 0);
+	ivm_swdev_destroy(&dev);
+
+	/* Allocator exhaustion (a window with no room), IN_USE. */
+	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_READ, &phys, NULL,
+					      NULL, NULL, &la),
+		     IVM_STATUS_SUCCESS);
+	ivm_la lo = la, hi = la + 4095;
+	fail_with_detail();
+	CHECK_STATUS(ivm_map_logical_range_ex(d, IVM_PERM_READ, &phys, NULL,
+					      &lo, &hi, &la),
+		     IVM_STATUS_INSUFFICIENT_RESOURCES);
+	CHECK(strcmp(ivm_status_detail(), "") == 0);
+	fail_with_detail();
+	CHECK_STATUS(ivm_unmap_logical_range(d, lo + 4096, 1),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK(strcmp(ivm_status_detail(), "") == 0);
+	CHECK_STATUS(ivm_unmap_logical_range(d, lo, 1), IVM_STATUS_SUCCESS);
+	ivm_domain_destroy(&d);
+}
+
 IVM_TEST_MAIN()

@@ -54,8 +54,11 @@ IVM_API const char *ivm_status_name(ivm_status status);
  * container mapping limit reached: dma_entry_limit is 65535").
  *
  * Returns a thread-local string, valid until this thread's next iovamap
- * call; "" when the last failure left no detail.  Calls that succeed do not
- * clear it.  Never returns NULL.
+ * call.  Right after a call that failed it is that call's detail, or ""
+ * when that failure has none: no call leaves an older call's detail
+ * behind.  After a call that succeeded it is "" or, for the data-path
+ * calls that clear it only when they fail (ivm_translate, ivm_quiescent,
+ * the model device's DMA), what it was before.  Never returns NULL.
  *
  * Context: any thread, any RCU state.  Blocking: never.  Ordering: none.
  */
