@@ -538,17 +538,25 @@ IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,
 		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	first = segs[0];
 	last = segs[n - 1];
+	uintptr_t last_end = seg_data(last) + last->data_len - 1;
 	/* The mapping must be the one burst_map made for these segments:
-	 * another burst's would unmap buffers its device still owns.  Its
-	 * first and last segment are checked by translation, and the last
-	 * one's data must end in the burst's last page (so a wrong page
-	 * count cannot take a neighbouring mapping along). */
-	if (!seg_at(domain, first, burst->la + (seg_data(first) & PAGE_MASK)) ||
-	    !seg_at(domain, last, burst->last) ||
+	 * another burst's would unmap buffers its device still owns.  The
+	 * handle's last address must sit where the last segment's data does
+	 * in its page, and that data end in the burst's last page; the core
+	 * then takes exactly the one mapping of burst->pages pages at
+	 * burst->la, only if its first page maps the first segment's page
+	 * and its last page the page of the last segment's last byte, both
+	 * checked under its claim (a record gone stale, its addresses reused
+	 * by another burst meanwhile, cannot pass). */
+	if ((burst->last & PAGE_MASK) != (seg_data(last) & PAGE_MASK) ||
 	    (burst->last + last->data_len - 1) / IVM_PAGE_SIZE !=
 		    burst->la / IVM_PAGE_SIZE + burst->pages - 1)
 		return refuse(IVM_STATUS_INVALID_PARAMETER);
-	return ivm_unmap_logical_range(domain, burst->la, burst->pages);
+	if (ivm_unmap_logical_range_of(domain, burst->la, burst->pages,
+				       page_down(seg_data(first)),
+				       page_down(last_end)) != IVM_STATUS_SUCCESS)
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
+	return IVM_STATUS_SUCCESS;
 }
 
 /* ---- memzones at their DPDK IOVAs ----------------------------------- */

@@ -162,15 +162,17 @@ static void remove_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
 /*
  * The common unmap, one mapping held in one leaf (a 4 KiB, 2 MiB or 1 GiB
  * page) or in a run of 4 KiB leaves of one table (a burst of packets,
- * lib/dpdk.c): pt_take_mapping owns and clears it.  False: take the
- * general path, which also decides the error status.
+ * lib/dpdk.c): pt_take_mapping owns and clears it, with frames (or NULL)
+ * its condition on the first and last page's frames.  False: take the
+ * general path, which also decides the error status (or, with frames,
+ * refuse).
  */
 static bool unmap_one(struct ivm_domain *d, ivm_la la, uint64_t pages,
-		      unsigned kinds)
+		      unsigned kinds, const uint64_t frames[2])
 {
 	enum pt_kind kind;
 
-	if (!pt_take_mapping(&d->pt, la, pages, kinds, &kind))
+	if (!pt_take_mapping(&d->pt, la, pages, kinds, frames, &kind))
 		return false;
 	struct unmap_walk walk = {
 		.mappings = 1,
@@ -249,12 +251,46 @@ IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
 		return IVM_STATUS_INVALID_PARAMETER_3;
 
 	ivm_rcu_ensure_registered();
-	if (unmap_one(domain, la, pages, kinds))
+	if (unmap_one(domain, la, pages, kinds, NULL))
 		return IVM_STATUS_SUCCESS;
 	if (!pt_claim_whole(&domain->pt, la, pages, kinds, note_mapping, &walk))
 		return IVM_STATUS_INVALID_PARAMETER;
 	remove_mappings(domain, la, pages, &walk);
 	return IVM_STATUS_SUCCESS;
+}
+
+/*
+ * Exported for iovamap-dpdk (util.h), not public: unmap exactly the one
+ * logical mapping [la, la + pages) if its first page maps the frame at
+ * first_pa and its last page the frame at last_pa (page-aligned physical
+ * addresses), both checked under the unmap's claim, so that a caller's
+ * stale or wrong record of a mapping can never take another one (its
+ * addresses reused meanwhile) along.  INVALID_PARAMETER and nothing
+ * changed otherwise.  The mapping must sit in one leaf or one leaf
+ * table's run (pt_take_mapping): a burst of packets always does.
+ */
+IVM_API ivm_status ivm_unmap_logical_range_of(struct ivm_domain *domain,
+					      ivm_la la, uint64_t pages,
+					      uint64_t first_pa,
+					      uint64_t last_pa)
+{
+	const unsigned kinds = (1u << PT_KIND_ALLOCATED) | (1u << PT_KIND_EXPLICIT);
+	const uint64_t frames[2] = { first_pa, last_pa };
+
+	ivm_detail_reset();
+	if (!domain || domain->type != IVM_DOMAIN_TRANSLATE)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	if (!ivm_page_aligned(la))
+		return IVM_STATUS_INVALID_PARAMETER_2;
+	if (!domain_range_ok(domain, la, pages))
+		return IVM_STATUS_INVALID_PARAMETER_3;
+	if (!ivm_page_aligned(first_pa) || !ivm_page_aligned(last_pa))
+		return IVM_STATUS_INVALID_PARAMETER;
+
+	ivm_rcu_ensure_registered();
+	return unmap_one(domain, la, pages, kinds, frames)
+		       ? IVM_STATUS_SUCCESS
+		       : IVM_STATUS_INVALID_PARAMETER;
 }
 
 /* Identity maps name a contiguous range: a buffer or a contiguous phys. */
@@ -331,7 +367,7 @@ IVM_API ivm_status ivm_unmap_identity_range_ex(struct ivm_domain *domain,
 		return IVM_STATUS_SUCCESS;
 
 	ivm_rcu_ensure_registered();
-	if (unmap_one(domain, src.base, pages, 1u << PT_KIND_IDENTITY))
+	if (unmap_one(domain, src.base, pages, 1u << PT_KIND_IDENTITY, NULL))
 		return IVM_STATUS_SUCCESS;
 	if (!pt_claim_whole(&domain->pt, src.base, pages,
 			    1u << PT_KIND_IDENTITY, note_mapping, &walk))

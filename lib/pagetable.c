@@ -629,7 +629,7 @@ void pt_remove(struct pagetable *pt, ivm_la la, uint64_t pages, bool to_marker)
  * touches a claimed first leaf), nothing changed.
  */
 static bool take_run(struct pt_table *t, unsigned i, uint64_t pages,
-		     uint64_t e)
+		     uint64_t e, const uint64_t frames[2])
 {
 	const uint64_t shape = PT_PRESENT | PT_TABLE | PT_FIRST | PT_LAST |
 			       PT_KIND_MASK;
@@ -644,8 +644,10 @@ static bool take_run(struct pt_table *t, unsigned i, uint64_t pages,
 	for (j = i + 1; j < last; j++)
 		if ((ivm_load_acquire(&t->entry[j]) & shape) != middle)
 			break;
-	if (j != last ||
-	    (ivm_load_acquire(&t->entry[last]) & shape) != (middle | PT_LAST)) {
+	uint64_t end = ivm_load_acquire(&t->entry[last]);
+	if (j != last || (end & shape) != (middle | PT_LAST) ||
+	    (frames && ((e & PT_ADDR_MASK) != frames[0] ||
+			(end & PT_ADDR_MASK) != frames[1]))) {
 		/* Not one whole mapping: unclaim (release, as unclaim()). */
 		ivm_store_release(&t->entry[i], e);
 		return false;
@@ -657,7 +659,8 @@ static bool take_run(struct pt_table *t, unsigned i, uint64_t pages,
 }
 
 bool pt_take_mapping(struct pagetable *pt, ivm_la la, uint64_t pages,
-		     unsigned kind_mask, enum pt_kind *kind_out)
+		     unsigned kind_mask, const uint64_t frames[2],
+		     enum pt_kind *kind_out)
 {
 	const uint64_t shape = PT_PRESENT | PT_TABLE | PT_FIRST | PT_LAST |
 			       PT_DYING;
@@ -677,11 +680,15 @@ bool pt_take_mapping(struct pagetable *pt, ivm_la la, uint64_t pages,
 		if ((e & shape) == (PT_PRESENT | PT_FIRST | PT_LAST) &&
 		    pages == pt_level_size(level) >> IVM_PAGE_SHIFT) {
 			/* A4: one CAS owns and clears the mapping; losing
-			 * means another unmap owns it (or it changed). */
-			taken = ivm_cas_acq_rel(slot, &e, 0);
+			 * means another unmap owns it (or it changed).  The
+			 * CAS compares the whole leaf, frame included. */
+			taken = (!frames ||
+				 ((e & PT_ADDR_MASK) == frames[0] &&
+				  frames[0] == frames[1])) &&
+				ivm_cas_acq_rel(slot, &e, 0);
 		} else if ((e & shape) == (PT_PRESENT | PT_FIRST) &&
 			   level == 0 && pages > 1 && pages <= PT_ENTRIES - i) {
-			taken = take_run(t, i, pages, e);
+			taken = take_run(t, i, pages, e, frames);
 		}
 	}
 	ivm_rcu_read_unlock();

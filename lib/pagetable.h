@@ -292,11 +292,17 @@ bool pt_claim_whole(struct pagetable *pt, ivm_la la, uint64_t pages,
  * caller takes the general path (pt_claim_whole, pt_remove), which
  * decides the status.
  *
+ * frames, when not NULL, adds a condition, checked under the claim: the
+ * mapping's first page maps the frame at address frames[0] and its last
+ * page the frame at frames[1] (page-aligned addresses); a mapping that
+ * does not is left as it was (false).
+ *
  * Context, Blocking: as pt_remove.  Ordering: the CAS is acquire-release,
  * like pt_claim_whole's (A4).
  */
 bool pt_take_mapping(struct pagetable *pt, ivm_la la, uint64_t pages,
-		     unsigned kind_mask, enum pt_kind *kind_out);
+		     unsigned kind_mask, const uint64_t frames[2],
+		     enum pt_kind *kind_out);
 
 /* True when no slot of [la, la + pages) is occupied (not even a marker). */
 bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages);

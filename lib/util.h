@@ -48,6 +48,14 @@ _Noreturn void ivm_die_at(const char *file, int line, const char *func,
 IVM_API void ivm_set_status_detail(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), cold));
 
+/* Unmap exactly the mapping [la, la + pages) if its first and last pages
+ * map the frames at first_pa and last_pa (lib/map.c).  Exported (not in
+ * the public headers) for iovamap-dpdk's burst unmap. */
+IVM_API ivm_status ivm_unmap_logical_range_of(struct ivm_domain *domain,
+					      ivm_la la, uint64_t pages,
+					      uint64_t first_pa,
+					      uint64_t last_pa);
+
 /* The text behind ivm_status_detail(); libiovamap's own (not exported). */
 extern _Thread_local char ivm_status_detail_text[256];
 

@@ -723,6 +723,30 @@ IVM_TEST(burst_map_and_unmap)
 	CHECK_STATUS(ivm_dpdk_burst_unmap(d, c, 32, &bc), IVM_STATUS_SUCCESS);
 	CHECK_EQ_U64(live_mappings(d), 0);
 
+	/* A stale handle: burst a's addresses, after the flush gave them
+	 * back, now hold burst c (the allocator hands the last block freed
+	 * out first).  a's handle with a's segments is refused: the frames
+	 * at c's first and last pages are c's. */
+	CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);
+	for (int i = 0; i < 32; i++) {
+		rte_pktmbuf_reset(a[i]);
+		CHECK(rte_pktmbuf_append(a[i], 64) != NULL);
+	}
+	CHECK_STATUS(ivm_dpdk_burst_map(d, a, 32, rw, ia, &ba),
+		     IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, a, 32, &ba), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_burst_map(d, c, 32, rw, ic, &bc),
+		     IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(bc.la, ba.la);
+	CHECK_EQ_U64(bc.pages, ba.pages);
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, a, 32, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK(seg_translates(d, c[0], ic[0], rw));
+	CHECK(seg_translates(d, c[31], ic[31], rw));
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, c, 32, &bc), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(live_mappings(d), 0);
+
 	rte_pktmbuf_free_bulk(a, 32);
 	rte_pktmbuf_free_bulk(c, 32);
 	CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);

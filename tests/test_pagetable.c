@@ -265,6 +265,53 @@ IVM_TEST(check_whole_visits_adjacent_mappings)
 	pt_fini(&pt);
 }
 
+/* pt_take_mapping with frames: a run (and a single leaf) is taken only
+ * when its first and last pages map the frames named; otherwise its claim
+ * is undone and the mapping stays whole. */
+IVM_TEST(take_mapping_checks_first_and_last_frames)
+{
+	struct pagetable pt;
+	const uint64_t pa = 0x10000000;
+	enum pt_kind kind;
+	unsigned level;
+
+	CHECK_STATUS(pt_init(&pt, 48), IVM_STATUS_SUCCESS);
+	struct pt_source s = contiguous(pa, false);
+	CHECK_STATUS(pt_install(&pt, 0x20000, 4, &s, false), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(pt_install(&pt, 0x30000, 1, &s, false), IVM_STATUS_SUCCESS);
+	const unsigned kinds = 1u << PT_KIND_EXPLICIT;
+	const uint64_t wrong_first[2] = { pa + PAGE, pa + 3 * PAGE };
+	const uint64_t wrong_last[2] = { pa, pa + 2 * PAGE };
+	const uint64_t right[2] = { pa, pa + 3 * PAGE };
+
+	CHECK(!pt_take_mapping(&pt, 0x20000, 4, kinds, wrong_first, &kind));
+	CHECK(!pt_take_mapping(&pt, 0x20000, 4, kinds, wrong_last, &kind));
+	CHECK(!pt_take_mapping(&pt, 0x20000, 3, kinds, right, &kind));
+	/* Untouched: the first leaf unclaimed, every page still mapped. */
+	for (unsigned i = 0; i < 4; i++) {
+		uint64_t e = lookup(&pt, 0x20000 + i * PAGE, &level);
+		CHECK_EQ_U64(e & PT_ADDR_MASK, pa + i * PAGE);
+		CHECK((e & PT_DYING) == 0);
+	}
+	CHECK(pt_take_mapping(&pt, 0x20000, 4, kinds, right, &kind));
+	CHECK_EQ_U64(kind, PT_KIND_EXPLICIT);
+	CHECK_EQ_U64(lookup(&pt, 0x20000, NULL), 0);
+	CHECK_EQ_U64(lookup(&pt, 0x23000, NULL), 0);
+
+	/* One leaf: first and last are the same frame. */
+	const uint64_t one_wrong[2] = { pa, pa + PAGE };
+	const uint64_t one_other[2] = { pa + PAGE, pa + PAGE };
+	const uint64_t one[2] = { pa, pa };
+	CHECK(!pt_take_mapping(&pt, 0x30000, 1, kinds, one_wrong, &kind));
+	CHECK(!pt_take_mapping(&pt, 0x30000, 1, kinds, one_other, &kind));
+	CHECK_EQ_U64(lookup(&pt, 0x30000, NULL) & PT_ADDR_MASK, pa);
+	CHECK(pt_take_mapping(&pt, 0x30000, 1, kinds, one, &kind));
+	CHECK_EQ_U64(lookup(&pt, 0x30000, NULL), 0);
+	pt_reclaim(&pt);
+	ivm_rcu_synchronize();
+	pt_fini(&pt);
+}
+
 /* 1 GiB in 4 KiB pages: dense tables cost about 8 bytes a page, and all
  * of it comes back after the unmap. */
 IVM_TEST(one_gib_of_small_pages_comes_back)

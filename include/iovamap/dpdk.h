@@ -260,10 +260,13 @@ IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
  * the calling CPU's flush queue and the call returns at once.
  *
  * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL
- * argument, n not the burst's count, or a burst whose first or last
- * segment does not translate to that segment's data, or whose last
- * segment does not end in its last page: another burst's handle is
- * refused and changes nothing); any status of ivm_unmap_logical_range.
+ * argument, n not the burst's count, a handle whose last segment does not
+ * end in its last page, or no single mapping of the burst's pages at its
+ * address whose first page maps the first segment's page and whose last
+ * page maps the page of the last segment's last byte: another burst's
+ * handle, or a stale one whose addresses another burst has since, is
+ * refused and changes nothing).  The mapping is checked and taken in one
+ * step, so a concurrent unmap cannot slip in between.
  *
  * Context, Blocking, Ordering: as ivm_unmap_logical_range.
  */
