@@ -236,24 +236,36 @@ IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
 	return status;
 }
 
-IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
-					   ivm_la la, uint64_t pages)
-{
-	ivm_detail_reset();
-	struct unmap_walk walk = { 0 };
-	const unsigned kinds = (1u << PT_KIND_ALLOCATED) | (1u << PT_KIND_EXPLICIT);
+/* The families a logical unmap removes. */
+#define LOGICAL_KINDS ((1u << PT_KIND_ALLOCATED) | (1u << PT_KIND_EXPLICIT))
 
+/* A logical unmap's domain, address and length, in argument order. */
+static ivm_status unmap_args_ok(const struct ivm_domain *domain, ivm_la la,
+				uint64_t pages)
+{
 	if (!domain || domain->type != IVM_DOMAIN_TRANSLATE)
 		return IVM_STATUS_INVALID_PARAMETER_1;
 	if (!ivm_page_aligned(la))
 		return IVM_STATUS_INVALID_PARAMETER_2;
 	if (!domain_range_ok(domain, la, pages))
 		return IVM_STATUS_INVALID_PARAMETER_3;
+	return IVM_STATUS_SUCCESS;
+}
 
+IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
+					   ivm_la la, uint64_t pages)
+{
+	ivm_detail_reset();
+	struct unmap_walk walk = { 0 };
+	ivm_status status = unmap_args_ok(domain, la, pages);
+
+	if (status != IVM_STATUS_SUCCESS)
+		return status;
 	ivm_rcu_ensure_registered();
-	if (unmap_one(domain, la, pages, kinds, NULL))
+	if (unmap_one(domain, la, pages, LOGICAL_KINDS, NULL))
 		return IVM_STATUS_SUCCESS;
-	if (!pt_claim_whole(&domain->pt, la, pages, kinds, note_mapping, &walk))
+	if (!pt_claim_whole(&domain->pt, la, pages, LOGICAL_KINDS, note_mapping,
+			    &walk))
 		return IVM_STATUS_INVALID_PARAMETER;
 	remove_mappings(domain, la, pages, &walk);
 	return IVM_STATUS_SUCCESS;
@@ -274,21 +286,16 @@ IVM_API ivm_status ivm_unmap_logical_range_of(struct ivm_domain *domain,
 					      uint64_t first_pa,
 					      uint64_t last_pa)
 {
-	const unsigned kinds = (1u << PT_KIND_ALLOCATED) | (1u << PT_KIND_EXPLICIT);
 	const uint64_t frames[2] = { first_pa, last_pa };
 
 	ivm_detail_reset();
-	if (!domain || domain->type != IVM_DOMAIN_TRANSLATE)
-		return IVM_STATUS_INVALID_PARAMETER_1;
-	if (!ivm_page_aligned(la))
-		return IVM_STATUS_INVALID_PARAMETER_2;
-	if (!domain_range_ok(domain, la, pages))
-		return IVM_STATUS_INVALID_PARAMETER_3;
+	ivm_status status = unmap_args_ok(domain, la, pages);
+	if (status != IVM_STATUS_SUCCESS)
+		return status;
 	if (!ivm_page_aligned(first_pa) || !ivm_page_aligned(last_pa))
 		return IVM_STATUS_INVALID_PARAMETER;
-
 	ivm_rcu_ensure_registered();
-	return unmap_one(domain, la, pages, kinds, frames)
+	return unmap_one(domain, la, pages, LOGICAL_KINDS, frames)
 		       ? IVM_STATUS_SUCCESS
 		       : IVM_STATUS_INVALID_PARAMETER;
 }
