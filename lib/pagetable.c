@@ -682,9 +682,12 @@ bool pt_take_mapping(struct pagetable *pt, ivm_la la, uint64_t pages,
 			/* A4: one CAS owns and clears the mapping; losing
 			 * means another unmap owns it (or it changed).  The
 			 * CAS compares the whole leaf, frame included. */
+			uint64_t last = (e & PT_ADDR_MASK) +
+					pt_level_size(level) - IVM_PAGE_SIZE;
+
 			taken = (!frames ||
 				 ((e & PT_ADDR_MASK) == frames[0] &&
-				  frames[0] == frames[1])) &&
+				  last == frames[1])) &&
 				ivm_cas_acq_rel(slot, &e, 0);
 		} else if ((e & shape) == (PT_PRESENT | PT_FIRST) &&
 			   level == 0 && pages > 1 && pages <= PT_ENTRIES - i) {

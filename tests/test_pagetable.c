@@ -307,6 +307,21 @@ IVM_TEST(take_mapping_checks_first_and_last_frames)
 	CHECK_EQ_U64(lookup(&pt, 0x30000, NULL) & PT_ADDR_MASK, pa);
 	CHECK(pt_take_mapping(&pt, 0x30000, 1, kinds, one, &kind));
 	CHECK_EQ_U64(lookup(&pt, 0x30000, NULL), 0);
+
+	/* A 2 MiB leaf: its last page is the frame 2 MiB - 4 KiB on. */
+	struct pt_source big = contiguous(0x40000000, true);
+	const uint64_t big_pages = 2 * MiB / PAGE;
+	CHECK_STATUS(pt_install(&pt, 2 * MiB, big_pages, &big, false),
+		     IVM_STATUS_SUCCESS);
+	lookup(&pt, 2 * MiB, &level);
+	CHECK_EQ_U64(level, 1);
+	const uint64_t big_first_only[2] = { 0x40000000, 0x40000000 };
+	const uint64_t big_right[2] = { 0x40000000, 0x40000000 + 2 * MiB - PAGE };
+	CHECK(!pt_take_mapping(&pt, 2 * MiB, big_pages, kinds, big_first_only,
+			       &kind));
+	CHECK(lookup(&pt, 2 * MiB + 5 * PAGE, NULL) != 0);
+	CHECK(pt_take_mapping(&pt, 2 * MiB, big_pages, kinds, big_right, &kind));
+	CHECK_EQ_U64(lookup(&pt, 2 * MiB, NULL), 0);
 	pt_reclaim(&pt);
 	ivm_rcu_synchronize();
 	pt_fini(&pt);
