@@ -511,9 +511,9 @@ IVM_API ivm_status ivm_flush_domain(struct ivm_domain *domain)
 
 IVM_API ivm_status ivm_flush_poll(struct ivm_domain *domain, size_t *flushed)
 {
-	ivm_detail_reset();
+	/* Once per burst: the detail is cleared on failure only. */
 	if (!domain)
-		return IVM_STATUS_INVALID_PARAMETER_1;
+		return ivm_fail(IVM_STATUS_INVALID_PARAMETER_1);
 	uint64_t n = domain->lazy ? flushq_poll(&domain->fq) : 0;
 	if (flushed)
 		*flushed = (size_t)n;

@@ -69,22 +69,6 @@ static ivm_status refuse(ivm_status status)
 	return status;
 }
 
-/* A failure's detail, kept across the undo that follows it: the undo's
- * own iovamap calls clear the detail (status.h). */
-struct saved_detail {
-	char text[256];
-};
-
-static void detail_save(struct saved_detail *s)
-{
-	snprintf(s->text, sizeof(s->text), "%s", ivm_status_detail());
-}
-
-static void detail_restore(const struct saved_detail *s)
-{
-	ivm_set_status_detail("%s", s->text);
-}
-
 static bool perms_ok(uint32_t permissions)
 {
 	return permissions != 0 && (permissions & ~IVM_PERM_MASK) == 0;
@@ -293,11 +277,8 @@ IVM_API ivm_status ivm_dpdk_pool_map(struct ivm_domain *domain,
 		pool->info.mapped_bytes += phys.buffer.size;
 	}
 	if (st != IVM_STATUS_SUCCESS) {
-		struct saved_detail why;
-
-		detail_save(&why);
+		/* The unmaps leave the map's detail as it is (status.h). */
 		unmap_chunks(pool, mapped);
-		detail_restore(&why);
 		free(pool);
 		return st;
 	}
@@ -709,16 +690,17 @@ static ivm_status map_zone_ranges(struct ivm_dpdk_zones *z,
 		st = ivm_map_logical_range_ex(z->domain, permissions, &phys,
 					      &la, NULL, NULL, &out);
 		if (st != IVM_STATUS_SUCCESS) {
-			struct saved_detail why;
+			/* The map's own detail, if any, into ours (a copy:
+			 * the detail is the buffer ours is written to). */
+			char why[256];
 
-			detail_save(&why);
+			snprintf(why, sizeof(why), "%s", ivm_status_detail());
 			unmap_zone_ranges(z, z->info.ranges);
 			ivm_set_status_detail("memzone %s: %zu pages at IOVA "
 					      "0x%" PRIx64 ": %s%s%s",
 					      first->zone, n, (uint64_t)la,
 					      ivm_status_name(st),
-					      why.text[0] ? ": " : "",
-					      why.text);
+					      why[0] ? ": " : "", why);
 			return st;
 		}
 		z->range[z->info.ranges++] = (struct zone_range){ la, n };
@@ -923,14 +905,11 @@ IVM_API ivm_status ivm_dpdk_extmem_map(struct ivm_domain *domain, void *va,
 	*out = ext;
 	return IVM_STATUS_SUCCESS;
 
-fail_unmap:;
-	struct saved_detail why;
-
-	detail_save(&why);
+fail_unmap:
+	/* The unmap leaves the refusal's detail as it is (status.h). */
 	if (ivm_unmap_logical_range(domain, ext->la, len / IVM_PAGE_SIZE) !=
 	    IVM_STATUS_SUCCESS)
 		die("unmapping external memory failed");
-	detail_restore(&why);
 fail_free:
 	free(iovas);
 	free(ext);

@@ -252,21 +252,22 @@ static ivm_status unmap_args_ok(const struct ivm_domain *domain, ivm_la la,
 	return IVM_STATUS_SUCCESS;
 }
 
+/* The logical unmaps set no detail: they clear it on failure only (a
+ * per-burst call, and the undo of a failed map keeps the map's detail). */
 IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
 					   ivm_la la, uint64_t pages)
 {
-	ivm_detail_reset();
 	struct unmap_walk walk = { 0 };
 	ivm_status status = unmap_args_ok(domain, la, pages);
 
 	if (status != IVM_STATUS_SUCCESS)
-		return status;
+		return ivm_fail(status);
 	ivm_rcu_ensure_registered();
 	if (unmap_one(domain, la, pages, LOGICAL_KINDS, NULL))
 		return IVM_STATUS_SUCCESS;
 	if (!pt_claim_whole(&domain->pt, la, pages, LOGICAL_KINDS, note_mapping,
 			    &walk))
-		return IVM_STATUS_INVALID_PARAMETER;
+		return ivm_fail(IVM_STATUS_INVALID_PARAMETER);
 	remove_mappings(domain, la, pages, &walk);
 	return IVM_STATUS_SUCCESS;
 }
@@ -287,17 +288,16 @@ IVM_API ivm_status ivm_unmap_logical_range_of(struct ivm_domain *domain,
 					      uint64_t last_pa)
 {
 	const uint64_t frames[2] = { first_pa, last_pa };
-
-	ivm_detail_reset();
 	ivm_status status = unmap_args_ok(domain, la, pages);
+
 	if (status != IVM_STATUS_SUCCESS)
-		return status;
+		return ivm_fail(status);
 	if (!ivm_page_aligned(first_pa) || !ivm_page_aligned(last_pa))
-		return IVM_STATUS_INVALID_PARAMETER;
+		return ivm_fail(IVM_STATUS_INVALID_PARAMETER);
 	ivm_rcu_ensure_registered();
 	return unmap_one(domain, la, pages, LOGICAL_KINDS, frames)
 		       ? IVM_STATUS_SUCCESS
-		       : IVM_STATUS_INVALID_PARAMETER;
+		       : ivm_fail(IVM_STATUS_INVALID_PARAMETER);
 }
 
 /* Identity maps name a contiguous range: a buffer or a contiguous phys. */

@@ -61,8 +61,9 @@ extern _Thread_local char ivm_status_detail_text[256];
 
 /* Every public call that returns a status clears the detail first, so
  * that after a failure it is that call's detail or "" (iovamap/status.h);
- * the hottest calls (ivm_translate, ivm_quiescent, the model device's
- * DMA) clear it on their failure paths only. */
+ * the per-packet and per-burst calls that never set one (ivm_translate,
+ * ivm_quiescent, ivm_flush_poll, the logical unmaps, the model device's
+ * DMA) clear it on their failure paths only (ivm_fail). */
 static inline void ivm_detail_reset(void)
 {
 	ivm_status_detail_text[0] = '\0';

@@ -58,7 +58,8 @@ IVM_API const char *ivm_status_name(ivm_status status);
  * when that failure has none: no call leaves an older call's detail
  * behind.  After a call that succeeded it is "" or, for the data-path
  * calls that clear it only when they fail (ivm_translate, ivm_quiescent,
- * the model device's DMA), what it was before.  Never returns NULL.
+ * ivm_flush_poll, ivm_unmap_logical_range, the model device's DMA), what
+ * it was before.  Never returns NULL.
  *
  * Context: any thread, any RCU state.  Blocking: never.  Ordering: none.
  */
