@@ -21,8 +21,9 @@
  *    it (ivm_dpdk_seg_unmap), or a burst at a time (ivm_dpdk_burst_map /
  *    ivm_dpdk_burst_unmap: one scatter mapping per burst, for a PMD that
  *    completes transmissions a group at a time).  The device reaches each
- *    buffer only while it owns it.  In a lazy domain (the default flush mode) the unmap queues
- *    the invalidation on the calling CPU's flush queue; the address is
+ *    buffer only while it owns it.  In a lazy domain (the default flush
+ *    mode) the unmap queues the invalidation on the calling CPU's flush
+ *    queue; the address is
  *    reused only after the backend's sync, so the cost per packet is one
  *    map and one queued unmap.  Call ivm_flush_poll() (and, in a QSBR
  *    build, ivm_quiescent()) once per burst.
@@ -46,11 +47,11 @@
  * tests/vm/vm_e1000.c does for DPDK's e1000 PMD.
  *
  * Threads and RCU: the calls follow iovamap/domain.h's table.  Pool map
- * and unmap, and the external-memory calls, run on a control thread while
- * no lcore uses the pool.  ivm_dpdk_seg_map/unmap, ivm_dpdk_burst_map/unmap
- * and ivm_dpdk_pool_iova run on any lcore concurrently (map/unmap take the
- * same per-CPU fast paths as ivm_map_logical_range_ex /
- * ivm_unmap_logical_range); in a QSBR build
+ * and unmap, the memzone calls and the external-memory calls run on a
+ * control thread while no lcore uses the memory.  ivm_dpdk_seg_map/unmap,
+ * ivm_dpdk_burst_map/unmap and ivm_dpdk_pool_iova run on any lcore
+ * concurrently (map/unmap take the same per-CPU fast paths as
+ * ivm_map_logical_range_ex / ivm_unmap_logical_range); in a QSBR build
  * every lcore that calls them must announce a quiescent state regularly
  * (ivm_quiescent, once per burst).
  */
@@ -113,7 +114,9 @@ struct ivm_dpdk_pool_info {
  *
  * Context: a control thread; no lcore allocates from or frees to mp, and
  * no device DMAs to its memory, during the call.  Blocking: allocates;
- * may sync the backend.
+ * may sync the backend.  Ordering: the mappings and the rewritten
+ * addresses are in place when the call returns; hand the pool's mbufs to
+ * a device after it.
  */
 IVM_API ivm_status ivm_dpdk_pool_map(struct ivm_domain *domain,
 				     struct rte_mempool *mp,
@@ -128,7 +131,9 @@ IVM_API ivm_status ivm_dpdk_pool_map(struct ivm_domain *domain,
  * Context: a control thread, once no device can DMA to the pool's memory
  * (every queue that used it stopped).  The mempool itself must still exist
  * (unmap before rte_mempool_free).  Blocking: may sync the backend (a
- * strict domain waits for the invalidation).
+ * strict domain waits for the invalidation).  Ordering: the pool speaks
+ * DPDK's addresses again before its chunks are unmapped; the unmaps are
+ * ordered as ivm_unmap_logical_range.
  */
 IVM_API void ivm_dpdk_pool_unmap(struct ivm_dpdk_pool **pool);
 
@@ -136,7 +141,7 @@ IVM_API void ivm_dpdk_pool_unmap(struct ivm_dpdk_pool **pool);
  * ivm_dpdk_pool_info - what a pool mapping holds (fixed from the map on).
  * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL
  * argument).  Context: any thread while the pool is mapped.  Blocking:
- * never.
+ * never.  Ordering: none (the figures do not change).
  */
 IVM_API ivm_status ivm_dpdk_pool_info(const struct ivm_dpdk_pool *pool,
 				      struct ivm_dpdk_pool_info *out);
@@ -150,7 +155,7 @@ IVM_API ivm_status ivm_dpdk_pool_info(const struct ivm_dpdk_pool *pool,
  * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL
  * argument, va in none of the pool's chunks).  Context: any thread while
  * the pool is mapped.  Blocking: never (a binary search over the chunks,
- * which do not change while the pool is mapped).
+ * which do not change while the pool is mapped).  Ordering: none.
  */
 IVM_API ivm_status ivm_dpdk_pool_iova(const struct ivm_dpdk_pool *pool,
 				      const void *va, ivm_la *iova_out,
@@ -320,6 +325,8 @@ struct ivm_dpdk_zones_info {
  * Context: a control thread, after the queues' setup reserved the rings
  * and before the port starts; no thread reserves or frees memzones
  * during the call.  Blocking: allocates; takes DPDK's memzone lock.
+ * Ordering: the mappings are visible to the device when the call
+ * returns, before the port starts.
  */
 IVM_API ivm_status ivm_dpdk_zones_map(struct ivm_domain *domain,
 				      const char *prefix, uint32_t permissions,
@@ -331,14 +338,16 @@ IVM_API ivm_status ivm_dpdk_zones_map(struct ivm_domain *domain,
  *
  * Context: a control thread, once no device uses the zones (the port
  * stopped, before its queues are released and the memzones freed).
- * Blocking: may sync the backend.
+ * Blocking: may sync the backend.  Ordering: as ivm_unmap_logical_range
+ * (explicit mappings: strict, the invalidation done on return).
  */
 IVM_API void ivm_dpdk_zones_unmap(struct ivm_dpdk_zones **zones);
 
 /*
  * ivm_dpdk_zones_info - what a zones mapping holds.  Returns:
  * IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL argument).
- * Context: any thread while it is mapped.  Blocking: never.
+ * Context: any thread while it is mapped.  Blocking: never.  Ordering:
+ * none (the figures do not change).
  */
 IVM_API ivm_status ivm_dpdk_zones_info(const struct ivm_dpdk_zones *zones,
 				       struct ivm_dpdk_zones_info *out);
@@ -393,6 +402,8 @@ struct ivm_dpdk_extmem;
  * nothing stays mapped or registered.
  *
  * Context: a control thread.  Blocking: allocates, calls into DPDK.
+ * Ordering: the mapping, DPDK's registration and the device's mapping are
+ * in place when the call returns.
  */
 IVM_API ivm_status ivm_dpdk_extmem_map(struct ivm_domain *domain, void *va,
 				       size_t len, size_t page_sz,
@@ -405,7 +416,7 @@ IVM_API ivm_status ivm_dpdk_extmem_map(struct ivm_domain *domain, void *va,
 
 /* The logical address of the external memory's first byte
  * (IVM_DPDK_BAD_IOVA for NULL).  Context: any thread while it is mapped.
- * Blocking: never. */
+ * Blocking: never.  Ordering: none. */
 IVM_API ivm_la ivm_dpdk_extmem_iova(const struct ivm_dpdk_extmem *ext);
 
 /*
@@ -414,6 +425,8 @@ IVM_API ivm_la ivm_dpdk_extmem_iova(const struct ivm_dpdk_extmem *ext);
  * nothing; *ext is set to NULL.  Context: a control thread, once nothing
  * (no mempool, no device) uses the memory.  Blocking: calls into DPDK;
  * may sync the backend (a strict domain waits for the invalidation).
+ * Ordering: the device's mapping and DPDK's registration go before the
+ * domain's mapping, which goes as ivm_unmap_logical_range.
  */
 IVM_API void ivm_dpdk_extmem_unmap(struct ivm_dpdk_extmem **ext);
 
