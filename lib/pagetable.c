@@ -644,6 +644,7 @@ static bool take_run(struct pt_table *t, unsigned i, uint64_t pages,
 	for (j = i + 1; j < last; j++)
 		if ((ivm_load_acquire(&t->entry[j]) & shape) != middle)
 			break;
+	/* A4, as the loop's: the last leaf, and its frame. */
 	uint64_t end = ivm_load_acquire(&t->entry[last]);
 	if (j != last || (end & shape) != (middle | PT_LAST) ||
 	    (frames && ((e & PT_ADDR_MASK) != frames[0] ||
