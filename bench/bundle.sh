@@ -11,7 +11,7 @@
 # Usage: bench/bundle.sh BUILD_DIR OUT_DIR
 #
 # Writes:
-#   OUT_DIR/bin/       iovamap-bench, iovamap-bench-pmd (those of them
+#   OUT_DIR/bin/       iovamap-bench, iovamap-bench-pmd[-memb] (those of them
 #                      BUILD_DIR has), targets.py, report.py
 #   OUT_DIR/lib/       every shared library the programs load (ldd), glibc's
 #                      own excepted; the build's libiovamap*.so too
@@ -62,7 +62,7 @@ plugins=${IVM_BUNDLE_DPDK_PLUGINS-net_null mempool_ring}
 }
 
 progs=
-for p in iovamap-bench iovamap-bench-pmd; do
+for p in iovamap-bench iovamap-bench-pmd iovamap-bench-pmd-memb; do
 	if [ -x "$build/bench/$p" ]; then
 		progs="$progs $p"
 	fi

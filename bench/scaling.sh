@@ -16,7 +16,8 @@
 #   iova       ^iova_(pair_1page|pair_random|burst)/
 #   flush      ^flush_pair/(strict|lazy)(_own_domains)?/lat0/
 #   translate  ^(translate_(4k|2m)(_writer|_spinner)?|map_unmap_explicit)/
-# then iovamap-bench-pmd's pool_mapped vs no_iommu (memb bundle).
+# then iovamap-bench-pmd's pool_mapped vs no_iommu (memb bundle; the program
+# itself links the QSBR flavour, as a PMD does).
 #
 # Writes OUT_DIR/{memb,qsbr}-{iova,flush,translate}.json, OUT_DIR/pmd.json
 # and OUT_DIR/scaling.log (the machine, what the per-CPU fast paths find

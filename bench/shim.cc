@@ -48,6 +48,9 @@
 #ifndef IVM_BENCH_BUILDTYPE
 #define IVM_BENCH_BUILDTYPE "unknown"
 #endif
+#ifndef IVM_BENCH_RCU
+#define IVM_BENCH_RCU "unknown"
+#endif
 
 namespace {
 
@@ -227,6 +230,7 @@ int main(int argc, char **argv)
 	benchmark::AddCustomContext("iovamap_version", IVM_BENCH_VERSION);
 	benchmark::AddCustomContext("iovamap_buildtype", IVM_BENCH_BUILDTYPE);
 	benchmark::AddCustomContext("iovamap_lto", IVM_BENCH_LTO);
+	benchmark::AddCustomContext("iovamap_rcu", IVM_BENCH_RCU);
 	benchmark::AddCustomContext("iovamap_pinned",
 				    pin_enabled ? "one CPU per thread" : "no");
 	add_machine_context();

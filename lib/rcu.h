@@ -2,13 +2,14 @@
 /*
  * rcu.h - iovamap's use of liburcu, in one place.
  *
- * The flavour is chosen at build time (meson option rcu): memb (default;
- * read-side sections are two thread-local stores and a compiler barrier,
- * grace periods use the membarrier system call) or qsbr (read-side
- * sections are free; threads announce quiescent states with
- * ivm_quiescent()).  Both need each reading thread registered; iovamap
- * registers a thread on its first call (ivm_rcu_ensure_registered) and
- * unregisters it when the thread exits.
+ * The flavour is chosen at build time: memb (read-side sections are two
+ * thread-local stores and a compiler barrier, grace periods use the
+ * membarrier system call) or qsbr (read-side sections are free; threads
+ * announce quiescent states with ivm_quiescent()).  libiovamap takes the
+ * meson option rcu (default memb); the library iovamap-qsbr is compiled
+ * from the same sources with -DIVM_RCU_QSBR=1 (meson.build).  Both need
+ * each reading thread registered; iovamap registers a thread on its first
+ * call (ivm_rcu_ensure_registered) and unregisters it when it exits.
  *
  * Nothing outside lib/rcu.[ch] names a liburcu symbol.
  */
@@ -19,6 +20,10 @@
 
 #include "ivm_config.h"
 #include "util.h"
+
+#ifndef IVM_RCU_QSBR
+#define IVM_RCU_QSBR IVM_CONFIG_RCU_QSBR
+#endif
 
 #define _LGPL_SOURCE 1
 #if IVM_RCU_QSBR

@@ -25,8 +25,8 @@
  *    mode) the unmap queues the invalidation on the calling CPU's flush
  *    queue; the address is
  *    reused only after the backend's sync, so the cost per packet is one
- *    map and one queued unmap.  Call ivm_flush_poll() (and, in a QSBR
- *    build, ivm_quiescent()) once per burst.
+ *    map and one queued unmap.  Call ivm_flush_poll() (and, with the
+ *    QSBR flavour, ivm_quiescent()) once per burst.
  *
  *  - External memory attached to a DPDK-managed device: memory the
  *    application owns (not DPDK's heap) is mapped into the domain, its
@@ -51,9 +51,11 @@
  * control thread while no lcore uses the memory.  ivm_dpdk_seg_map/unmap,
  * ivm_dpdk_burst_map/unmap and ivm_dpdk_pool_iova run on any lcore
  * concurrently (map/unmap take the same per-CPU fast paths as
- * ivm_map_logical_range_ex / ivm_unmap_logical_range); in a QSBR build
- * every lcore that calls them must announce a quiescent state regularly
- * (ivm_quiescent, once per burst).
+ * ivm_map_logical_range_ex / ivm_unmap_logical_range).  The adapter is
+ * built once per RCU flavour of the core (iovamap/thread.h): a program
+ * whose lcores announce a quiescent state regularly (ivm_quiescent, once
+ * per burst) links iovamap-dpdk-qsbr, whose maps and unmaps enter no
+ * read-side section; one whose threads never do links iovamap-dpdk.
  */
 #ifndef IOVAMAP_DPDK_H
 #define IOVAMAP_DPDK_H

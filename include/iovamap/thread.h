@@ -10,7 +10,8 @@
  * ivm_thread_register() up front to keep the one-time registration cost
  * out of the first packet.
  *
- * With the QSBR flavour (meson option rcu=qsbr) read-side sections cost
+ * With the QSBR flavour (link iovamap-qsbr, or iovamap-dpdk-qsbr, instead
+ * of iovamap; or build with meson option rcu=qsbr) read-side sections cost
  * nothing, and in exchange every registered thread must announce quiescent
  * states: call ivm_quiescent() regularly from each thread's loop (a PMD
  * does it once per burst), and ivm_thread_unregister() (or go offline by
