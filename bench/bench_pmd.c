@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -239,8 +240,122 @@ static void run_pfn_calls(void *ctx, int thread_index, uint64_t n_ops)
 	}
 }
 
+/* ---- a mode and the baseline, side by side in one loop ------------------ */
+
+/*
+ * pmd_fwd_ab/<mode>: the mode's forwarder and a no-IOMMU one (each with
+ * its own port and pool) take turns of AB_TURN packets within one run,
+ * each turn timed on its own, in the order ABBA so that neither always
+ * runs right after the other.  On a machine whose speed drifts within
+ * seconds (a shared VM), both sides then see the same drift, which
+ * separate runs of pmd_fwd/no_iommu and pmd_fwd/<mode> do not: the
+ * counters give each side's time per packet and the ratio of their
+ * packet rates.
+ */
+#define AB_TURN (4 * PACKETS_PER_RUN) /* 256 bursts, a few hundred us */
+
+struct ab {
+	struct pmdfwd *side[2]; /* 0: no IOMMU, 1: the mode */
+	uint64_t ns[2];
+	uint64_t packets;       /* per side */
+	unsigned turn;
+};
+
+static void ab_destroy(void *ctx)
+{
+	struct ab *ab = ctx;
+
+	for (int i = 0; i < 2; i++)
+		if (ab->side[i] != NULL)
+			teardown(ab->side[i]);
+	free(ab);
+}
+
+static void *ab_setup(enum pmdfwd_mode mode)
+{
+	struct ab *ab = calloc(1, sizeof(*ab));
+
+	if (ab == NULL)
+		return NULL;
+	ab->side[0] = setup(PMDFWD_NO_IOMMU, PMDFWD_DEV_HW);
+	ab->side[1] = setup(mode, PMDFWD_DEV_HW);
+	if (ab->side[0] == NULL || ab->side[1] == NULL) {
+		ab_destroy(ab);
+		return NULL;
+	}
+	return ab;
+}
+
+static void *ab_setup_strict(int nthreads)
+{
+	(void)nthreads;
+	return ab_setup(PMDFWD_STRICT);
+}
+
+static void *ab_setup_pool(int nthreads)
+{
+	(void)nthreads;
+	return ab_setup(PMDFWD_POOL_MAPPED);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* n_ops packets (a multiple of AB_TURN) through each side. */
+static void ab_run(void *ctx, int thread_index, uint64_t n_ops)
+{
+	struct ab *ab = ctx;
+
+	for (uint64_t done = 0; done < n_ops; done += AB_TURN) {
+		/* ABBA: turns 0 and 3 of every four start with the baseline. */
+		int first = ((ab->turn + 1) >> 1) & 1;
+
+		for (int k = 0; k < 2; k++) {
+			int s = first ^ k;
+			uint64_t t0 = now_ns();
+
+			run(ab->side[s], thread_index, AB_TURN);
+			ab->ns[s] += now_ns() - t0;
+		}
+		ab->turn++;
+		ab->packets += AB_TURN;
+	}
+}
+
+static size_t ab_counters(void *ctx, struct ivm_bench_counter *out,
+			  size_t max)
+{
+	const struct ab *ab = ctx;
+	double base, mode;
+
+	if (max < 3 || ab->packets == 0)
+		return 0;
+	base = (double)ab->ns[0] / (double)ab->packets;
+	mode = (double)ab->ns[1] / (double)ab->packets;
+	out[0] = (struct ivm_bench_counter){ "no_iommu_ns", base };
+	out[1] = (struct ivm_bench_counter){ "mode_ns", mode };
+	/* The mode's packet rate over the baseline's. */
+	out[2] = (struct ivm_bench_counter){ "vs_no_iommu", base / mode };
+	return 3;
+}
+
 static const struct ivm_bench_def defs[] = {
 	PMD_BENCHMARKS(PMD_DEF)
+	{ .name = "pmd_fwd_ab/strict",
+	  .description = "one packet through each of two forwarders taking "
+			 "turns: no IOMMU and strict (counters: each one's "
+			 "ns/packet, vs_no_iommu the packet-rate ratio)",
+	  .setup = ab_setup_strict, .teardown = ab_destroy, .run = ab_run,
+	  .batch = AB_TURN, .max_threads = 1, .counters = ab_counters },
+	{ .name = "pmd_fwd_ab/pool_mapped",
+	  .description = "as pmd_fwd_ab/strict, with pool_mapped",
+	  .setup = ab_setup_pool, .teardown = ab_destroy, .run = ab_run,
+	  .batch = AB_TURN, .max_threads = 1, .counters = ab_counters },
 	{ .name = "pmd_burst_calls/burst32",
 	  .description = "ivm_dpdk_burst_map + _unmap + ivm_flush_poll of 32 "
 			 "64-byte mbufs, alone (no ports)",

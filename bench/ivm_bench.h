@@ -37,6 +37,12 @@
 extern "C" {
 #endif
 
+/* A figure a benchmark measured itself (struct ivm_bench_def.counters). */
+struct ivm_bench_counter {
+	const char *name;
+	double value;
+};
+
 struct ivm_bench_def {
 	/* Google Benchmark name; thread-count suffixes are added by the shim. */
 	const char *name;
@@ -67,6 +73,17 @@ struct ivm_bench_def {
 	 * IVM_BENCH_ALL_CPUS means up to the CPUs the program may use.
 	 * Every run is named <name>/real_time/threads:<n>, 1 included. */
 	int max_threads;
+	/*
+	 * Optional (NULL: none): figures the benchmark measured itself,
+	 * besides the run's own time, such as two loops timed in turns
+	 * within one run.  Called on thread 0 after every thread's last
+	 * run(), before teardown; fills at most max of out and returns how
+	 * many.  They appear in the JSON as user counters of the run, and
+	 * Google Benchmark's repetition aggregates (median, ...) cover
+	 * them.
+	 */
+	size_t (*counters)(void *ctx, struct ivm_bench_counter *out,
+			   size_t max);
 };
 
 /*

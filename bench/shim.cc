@@ -106,6 +106,14 @@ void run_one(benchmark::State &state, Slot *slot)
 	}
 
 	if (state.thread_index() == 0 && slot->ctx != nullptr) {
+		if (def->counters != nullptr) {
+			ivm_bench_counter c[8];
+			size_t n = def->counters(slot->ctx, c, 8);
+
+			for (size_t i = 0; i < n && i < 8; i++)
+				state.counters[c[i].name] =
+					benchmark::Counter(c[i].value);
+		}
 		def->teardown(slot->ctx);
 		slot->ctx = nullptr;
 	}
