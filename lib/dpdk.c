@@ -336,16 +336,6 @@ static uintptr_t seg_data(const struct rte_mbuf *seg)
 	return (uintptr_t)seg->buf_addr + seg->data_off;
 }
 
-/* Does segment m's data sit at logical address iova in domain? */
-static bool seg_at(struct ivm_domain *domain, const struct rte_mbuf *m,
-		   ivm_la iova)
-{
-	uint64_t pa;
-
-	return ivm_translate(domain, iova, &pa, NULL) == IVM_STATUS_SUCCESS &&
-	       pa == seg_data(m);
-}
-
 IVM_API ivm_status ivm_dpdk_seg_map(struct ivm_domain *domain,
 				    const struct rte_mbuf *seg,
 				    uint32_t permissions, ivm_la *iova_out)
@@ -373,18 +363,26 @@ IVM_API ivm_status ivm_dpdk_seg_unmap(struct ivm_domain *domain,
 				      const struct rte_mbuf *seg,
 				      ivm_la iova)
 {
-	uintptr_t offset;
+	uintptr_t data, offset;
 
 	if (domain == NULL || seg == NULL || seg->data_len == 0)
 		return refuse(IVM_STATUS_INVALID_PARAMETER);
-	offset = seg_data(seg) & PAGE_MASK;
+	data = seg_data(seg);
+	offset = data & PAGE_MASK;
 	/* The address must be the one seg_map gave for this very segment:
-	 * another segment's would unmap a buffer its device still owns. */
-	if ((iova & PAGE_MASK) != offset || !seg_at(domain, seg, iova))
-		return refuse(IVM_STATUS_INVALID_PARAMETER);
-	return ivm_unmap_logical_range(domain, iova - offset,
+	 * another segment's would unmap a buffer its device still owns.  As
+	 * in the burst unmap, the core takes the one mapping of the
+	 * segment's pages at iova only if its first and last pages map the
+	 * segment's first and last pages, checked under its claim. */
+	if ((iova & PAGE_MASK) != offset ||
+	    ivm_unmap_logical_range_of(domain, iova - offset,
 				       (offset + seg->data_len + PAGE_MASK) /
-					       IVM_PAGE_SIZE);
+					       IVM_PAGE_SIZE,
+				       page_down(data),
+				       page_down(data + seg->data_len - 1)) !=
+		    IVM_STATUS_SUCCESS)
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
+	return IVM_STATUS_SUCCESS;
 }
 
 /* ---- strict per-packet, a burst at a time ------------------------------- */

@@ -280,7 +280,8 @@ IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
  * stale or wrong record of a mapping can never take another one (its
  * addresses reused meanwhile) along.  INVALID_PARAMETER and nothing
  * changed otherwise.  The mapping must sit in one leaf or one leaf
- * table's run (pt_take_mapping): a burst of packets always does.
+ * table's run (pt_take_mapping): an allocated mapping of at most 512
+ * pages (a packet's segment, a burst) always does, its block aligned.
  */
 IVM_API ivm_status ivm_unmap_logical_range_of(struct ivm_domain *domain,
 					      ivm_la la, uint64_t pages,

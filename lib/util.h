@@ -50,7 +50,7 @@ IVM_API void ivm_set_status_detail(const char *fmt, ...)
 
 /* Unmap exactly the mapping [la, la + pages) if its first and last pages
  * map the frames at first_pa and last_pa (lib/map.c).  Exported (not in
- * the public headers) for iovamap-dpdk's burst unmap. */
+ * the public headers) for iovamap-dpdk's segment and burst unmaps. */
 IVM_API ivm_status ivm_unmap_logical_range_of(struct ivm_domain *domain,
 					      ivm_la la, uint64_t pages,
 					      uint64_t first_pa,

@@ -315,6 +315,32 @@ IVM_TEST(pool_of_many_chunks_maps_all_or_nothing)
 	ivm_domain_destroy(&d);
 }
 
+/* An mbuf of mp with 64 bytes of data starting at page offset off (its
+ * data_off moved there), or NULL. */
+static struct rte_mbuf *mbuf_at_offset(struct rte_mempool *mp, uintptr_t off)
+{
+	struct rte_mbuf *found = NULL, *spare[64];
+	unsigned nspare = 0;
+
+	while (nspare < 64 && (spare[nspare] = rte_pktmbuf_alloc(mp)) != NULL) {
+		struct rte_mbuf *c = spare[nspare++];
+		uintptr_t delta = (off - rte_pktmbuf_mtod(c, uintptr_t)) & 4095;
+
+		if (delta + 64 <= (uintptr_t)(c->buf_len - c->data_off)) {
+			c->data_off = (uint16_t)(c->data_off + delta);
+			found = c;
+			nspare--;
+			break;
+		}
+	}
+	rte_pktmbuf_free_bulk(spare, nspare);
+	if (found != NULL && rte_pktmbuf_append(found, 64) == NULL) {
+		rte_pktmbuf_free(found);
+		found = NULL;
+	}
+	return found;
+}
+
 IVM_TEST(segment_map_and_unmap)
 {
 	struct ivm_domain *d = make_domain(39, true, IVM_FLUSH_LAZY);
@@ -362,25 +388,11 @@ IVM_TEST(segment_map_and_unmap)
 		     IVM_STATUS_INVALID_PARAMETER);
 	/* Another segment's address, at the same offset in its page: refused,
 	 * both mappings stay. */
-	struct rte_mbuf *m2 = NULL, *spare[64];
-	unsigned nspare = 0;
+	struct rte_mbuf *m2 = mbuf_at_offset(mp, data & 4095);
 	ivm_la la2 = 0;
-	/* An mbuf whose data can be moved to the same page offset. */
-	while (nspare < 64 && (spare[nspare] = rte_pktmbuf_alloc(mp)) != NULL) {
-		struct rte_mbuf *c = spare[nspare++];
-		uintptr_t delta = (data - rte_pktmbuf_mtod(c, uintptr_t)) & 4095;
 
-		if (delta + 64 <= (uintptr_t)(c->buf_len - c->data_off)) {
-			c->data_off = (uint16_t)(c->data_off + delta);
-			m2 = c;
-			nspare--;
-			break;
-		}
-	}
-	rte_pktmbuf_free_bulk(spare, nspare);
 	CHECK(m2 != NULL);
 	if (m2 != NULL) {
-		CHECK(rte_pktmbuf_append(m2, 64) != NULL);
 		CHECK_STATUS(ivm_dpdk_seg_map(d, m2, IVM_PERM_READ, &la2),
 			     IVM_STATUS_SUCCESS);
 		CHECK_STATUS(ivm_dpdk_seg_unmap(d, m, la2),
@@ -401,7 +413,38 @@ IVM_TEST(segment_map_and_unmap)
 	/* Twice: the mapping is gone. */
 	CHECK(ivm_dpdk_seg_unmap(d, m, la) != IVM_STATUS_SUCCESS);
 
+	/* A stale address: x's, after the flush gave it back, now maps y,
+	 * whose data sits at the same page offset (the allocator hands the
+	 * last block freed out first).  x with its old address is refused:
+	 * the page there is y's. */
+	struct rte_mbuf *x = rte_pktmbuf_alloc(mp), *y = NULL;
+	ivm_la lx = 0, ly = 0;
+
+	if (x != NULL && rte_pktmbuf_append(x, 64) != NULL)
+		y = mbuf_at_offset(mp, rte_pktmbuf_mtod(x, uintptr_t) & 4095);
+	CHECK(y != NULL);
+	if (y != NULL) {
+		CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);
+		CHECK_STATUS(ivm_dpdk_seg_map(d, x, IVM_PERM_READ, &lx),
+			     IVM_STATUS_SUCCESS);
+		CHECK_STATUS(ivm_dpdk_seg_unmap(d, x, lx), IVM_STATUS_SUCCESS);
+		CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);
+		CHECK_STATUS(ivm_dpdk_seg_map(d, y, IVM_PERM_READ, &ly),
+			     IVM_STATUS_SUCCESS);
+		CHECK_EQ_U64(ly, lx);
+		CHECK_STATUS(ivm_dpdk_seg_unmap(d, x, lx),
+			     IVM_STATUS_INVALID_PARAMETER);
+		CHECK_EQ_U64(live_mappings(d), 1);
+		CHECK_STATUS(ivm_translate(d, ly, &pa, NULL),
+			     IVM_STATUS_SUCCESS);
+		CHECK_EQ_U64(pa, rte_pktmbuf_mtod(y, uintptr_t));
+		CHECK_STATUS(ivm_dpdk_seg_unmap(d, y, ly), IVM_STATUS_SUCCESS);
+		CHECK_EQ_U64(live_mappings(d), 0);
+	}
+	rte_pktmbuf_free(x);
+	rte_pktmbuf_free(y);
 	rte_pktmbuf_free(m);
+	CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);
 	rte_mempool_free(mp);
 	ivm_domain_destroy(&d);
 }

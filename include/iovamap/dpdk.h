@@ -191,12 +191,15 @@ IVM_API ivm_status ivm_dpdk_seg_map(struct ivm_domain *domain,
  * mbuf only after this call).  In a lazy domain the invalidation is queued
  * and the call returns at once; in a strict domain it waits for it.
  *
- * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL seg,
- * iova not what ivm_dpdk_seg_map returned for seg: checked by translating
- * it, so another segment's address is refused and changes nothing); any
- * status of ivm_unmap_logical_range.
+ * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL
+ * argument, or iova not what ivm_dpdk_seg_map returned for seg: no single
+ * mapping of the segment's pages at iova whose first and last pages map
+ * the segment's first and last pages, so another segment's address, or a
+ * stale one another segment has since, is refused and changes nothing).
+ * The mapping is checked and taken in one step, so a concurrent unmap
+ * cannot slip in between.
  *
- * Context, Blocking: as ivm_unmap_logical_range.
+ * Context, Blocking, Ordering: as ivm_unmap_logical_range.
  */
 IVM_API ivm_status ivm_dpdk_seg_unmap(struct ivm_domain *domain,
 				      const struct rte_mbuf *seg,
