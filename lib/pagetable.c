@@ -296,6 +296,12 @@ static inline bool broken_overwrite(_Atomic uint64_t *slot, uint64_t found,
 	return false;
 }
 
+/* The frame address of a frame-array entry. */
+static inline uint64_t source_frame(const struct pt_source *src, uint64_t v)
+{
+	return src->in_page ? v & PT_ADDR_MASK : v << IVM_PAGE_SHIFT;
+}
+
 /* The leaf value for page `index` (of `pages`) at level `level`. */
 static uint64_t leaf_value(const struct pt_source *src, uint64_t index,
 			   uint64_t pages, unsigned level)
@@ -303,7 +309,7 @@ static uint64_t leaf_value(const struct pt_source *src, uint64_t index,
 	if (src->marker)
 		return PT_MARKER;
 	uint64_t span = pt_level_size(level) >> IVM_PAGE_SHIFT;
-	uint64_t pa = src->pfns ? src->pfns[index] << IVM_PAGE_SHIFT
+	uint64_t pa = src->pfns ? source_frame(src, src->pfns[index])
 				: src->base + (index << IVM_PAGE_SHIFT);
 	uint64_t v = pa | PT_PRESENT | src->flags;
 	if (index == 0)
@@ -332,6 +338,29 @@ static unsigned leaf_level_for(const struct pagetable *pt,
 	return 0;
 }
 
+/* store_frames' loop: frames as numbers, or (in_page) as byte addresses;
+ * a constant at each call, so that the loop holds no test. */
+static inline __attribute__((always_inline)) void
+store_leaves(_Atomic uint64_t *slot, const uint64_t *pfns, uint64_t body,
+	     uint64_t count, uint64_t flags, bool in_page)
+{
+#pragma GCC unroll 4
+	for (uint64_t n = 0; n < body; n++) {
+		IVM_ASSERT(ivm_load_relaxed(&slot[n]) == 0);
+		/* R1, as the CAS of install_run. */
+		ivm_store_release(&slot[n], (in_page ? pfns[n] & PT_ADDR_MASK
+						     : pfns[n] << IVM_PAGE_SHIFT) |
+						    flags);
+	}
+	if (body < count) {
+		IVM_ASSERT(ivm_load_relaxed(&slot[body]) == 0);
+		ivm_store_release(&slot[body],
+				  (in_page ? pfns[body] & PT_ADDR_MASK
+					   : pfns[body] << IVM_PAGE_SHIFT) |
+					  flags | PT_LAST);
+	}
+}
+
 /*
  * Store the leaves of frames pfns[index ..] into table t from entry i on,
  * as many as fit (install_run, for an exclusive range once its first leaf
@@ -343,7 +372,7 @@ static uint64_t store_frames(struct pt_table *t, unsigned i,
 			     const struct pt_source *src, uint64_t index,
 			     uint64_t pages)
 {
-	/* Locals, so that the stores below need not reload them. */
+	/* Locals: the stores below could otherwise alias *src. */
 	const uint64_t *pfns = src->pfns + index;
 	_Atomic uint64_t *slot = &t->entry[i];
 	const uint64_t flags = PT_PRESENT | src->flags;
@@ -353,16 +382,10 @@ static uint64_t store_frames(struct pt_table *t, unsigned i,
 		count = PT_ENTRIES - i;
 	/* The mapping's last leaf, if in this table, takes PT_LAST. */
 	uint64_t body = count - (index + count == pages);
-	for (uint64_t n = 0; n < body; n++) {
-		IVM_ASSERT(ivm_load_relaxed(&slot[n]) == 0);
-		/* R1, as the CAS of install_run. */
-		ivm_store_release(&slot[n], pfns[n] << IVM_PAGE_SHIFT | flags);
-	}
-	if (body < count) {
-		IVM_ASSERT(ivm_load_relaxed(&slot[body]) == 0);
-		ivm_store_release(&slot[body], pfns[body] << IVM_PAGE_SHIFT |
-						       flags | PT_LAST);
-	}
+	if (src->in_page)
+		store_leaves(slot, pfns, body, count, flags, true);
+	else
+		store_leaves(slot, pfns, body, count, flags, false);
 	return count;
 }
 
@@ -500,17 +523,26 @@ static ivm_status install_once(struct pagetable *pt, ivm_la la, uint64_t pages,
 }
 
 /*
- * The common map, one 4 KiB page into a leaf table that exists: walk down
- * and take the leaf with one CAS.  Returns false, having changed nothing,
- * when a table on the way is missing or being sealed; the caller then
- * takes the general path (which creates tables and decides errors).
+ * The common map: 4 KiB pages within one leaf table that exists (a page,
+ * a packet's segment, a burst of packets).  Walk down with loads and take
+ * the first leaf by CAS from empty; on an exclusive range the rest are
+ * stores, as in install_run (the first leaf pins the table).  Returns
+ * false, having changed nothing, when a table on the way is missing or
+ * being sealed, or the run is not such a run (it leaves its table, wants
+ * a large leaf, or needs a CAS per leaf); the caller then takes the
+ * general path (which creates tables and decides errors).
  */
-static bool install_one_page(struct pagetable *pt, ivm_la la, uint64_t v,
-			     ivm_status *status)
+static bool install_leaf_run(struct pagetable *pt, ivm_la la, uint64_t pages,
+			     const struct pt_source *src, ivm_status *status)
 {
+	unsigned i = pt_index(la, 0);
 	const struct pt_table *t = pt->root;
 	bool done = false;
 
+	if (src->marker || pages > PT_ENTRIES - i ||
+	    (pages > 1 && !src->exclusive) ||
+	    leaf_level_for(pt, src, la, 0, pages) != 0)
+		return false;
 	ivm_rcu_read_lock(); /* as in install_run */
 	for (unsigned level = pt->levels - 1; level > 0; level--) {
 		/* A2: pairs with R1. */
@@ -521,10 +553,23 @@ static bool install_one_page(struct pagetable *pt, ivm_la la, uint64_t v,
 		t = entry_table(e);
 	}
 	uint64_t expect = 0;
-	_Atomic uint64_t *slot = (_Atomic uint64_t *)&t->entry[pt_index(la, 0)];
+	uint64_t v = leaf_value(src, 0, pages, 0);
+	_Atomic uint64_t *slot = (_Atomic uint64_t *)&t->entry[i];
 	/* R1: publishes the leaf; pairs with A1. */
 	if (ivm_cas_release(slot, &expect, v) ||
 	    broken_overwrite(slot, expect, v)) {
+		if (src->pfns) {
+			if (pages > 1)
+				store_frames((struct pt_table *)t, i + 1, src,
+					     1, pages);
+		} else {
+			for (uint64_t n = 1; n < pages; n++) {
+				IVM_ASSERT(ivm_load_relaxed(&slot[n]) == 0);
+				/* R1, as the CAS. */
+				ivm_store_release(&slot[n],
+						  leaf_value(src, n, pages, 0));
+			}
+		}
 		*status = IVM_STATUS_SUCCESS;
 		done = true;
 	} else if (expect != PT_DEAD) {
@@ -542,8 +587,7 @@ ivm_status pt_install(struct pagetable *pt, ivm_la la, uint64_t pages,
 	ivm_status status;
 
 	IVM_ASSERT(pages > 0);
-	if (pages == 1 && !expect_marker &&
-	    install_one_page(pt, la, leaf_value(src, 0, 1, 0), &status))
+	if (!expect_marker && install_leaf_run(pt, la, pages, src, &status))
 		return status;
 	status = install_once(pt, la, pages, src, expect_marker);
 	/* An empty table kept for reuse occupies the slot a large leaf
@@ -640,13 +684,16 @@ static bool take_run(struct pt_table *t, unsigned i, uint64_t pages,
 	/* A4, as in walk_whole: the claim owns the mapping. */
 	if (!ivm_cas_acq_rel(&t->entry[i], &e, e | PT_DYING))
 		return false;
-	/* A4: pairs with R1 (the leaves' publication). */
+	/* A4: pairs with R1 (the leaves' publication).  The differences
+	 * from a middle leaf are gathered, not tested leaf by leaf: a run
+	 * that is ours (the common case) is read with no branch. */
+	uint64_t odd = 0;
+#pragma GCC unroll 4
 	for (j = i + 1; j < last; j++)
-		if ((ivm_load_acquire(&t->entry[j]) & shape) != middle)
-			break;
+		odd |= ivm_load_acquire(&t->entry[j]) ^ middle;
 	/* A4, as the loop's: the last leaf, and its frame. */
 	uint64_t end = ivm_load_acquire(&t->entry[last]);
-	if (j != last || (end & shape) != (middle | PT_LAST) ||
+	if ((odd & shape) != 0 || (end & shape) != (middle | PT_LAST) ||
 	    (frames && ((e & PT_ADDR_MASK) != frames[0] ||
 			(end & PT_ADDR_MASK) != frames[1]))) {
 		/* Not one whole mapping: unclaim (release, as unclaim()). */
@@ -654,6 +701,7 @@ static bool take_run(struct pt_table *t, unsigned i, uint64_t pages,
 		return false;
 	}
 	/* Release, as in pt_remove. */
+#pragma GCC unroll 4
 	for (j = i; j <= last; j++)
 		ivm_store_release(&t->entry[j], 0);
 	return true;

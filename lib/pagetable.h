@@ -126,7 +126,11 @@ struct pt_source {
 	uint64_t base;           /* contiguous: pa of the first page (for
 				    markers: the logical address, so that
 				    large markers align) */
-	const uint64_t *pfns;    /* non-NULL: page i maps frame pfns[i] */
+	const uint64_t *pfns;    /* non-NULL: page i maps frame pfns[i], or,
+				    with in_page, the frame holding the
+				    byte address pfns[i] */
+	bool in_page;            /* pfns holds byte addresses (buffers that
+				    each lie within one page) */
 	uint64_t flags;          /* PT_READ / PT_WRITE / kind bits */
 	bool marker;             /* install PT_MARKER instead (reservations) */
 	bool allow_large;        /* 2 MiB / 1 GiB leaves where aligned

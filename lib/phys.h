@@ -32,6 +32,7 @@ static inline bool phys_describe(const struct ivm_phys *phys, uint64_t *pages,
 	if (!phys)
 		return false;
 	src->pfns = NULL;
+	src->in_page = false;
 	src->marker = false;
 	src->allow_large = true;
 	src->exclusive = false;
