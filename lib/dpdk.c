@@ -434,59 +434,51 @@ static uint32_t layout_shared(struct rte_mbuf *const segs[], uint16_t n,
 }
 
 /*
- * The burst's layout: as layout_shared, except that where every segment's
- * data lies within one page (small packets: nearly all of them), segment
- * i gets page i of its own.  A pool hands its mbufs out of a per-lcore
- * cache in no address order, so a burst's neighbours rarely share a page
+ * The common layout: where every segment's data lies within one page
+ * (small packets: nearly all of them), segment i gets page i of its own
+ * (ivm_map_buffers).  A pool hands its mbufs out of a per-lcore cache in
+ * no address order, so a burst's neighbours rarely share a page
  * (iovamap-bench-pmd's bursts: 32 pages for 32 segments), and the fixed
  * layout takes no decision per segment and carries no count from one
- * segment to the next: 32 segments in about 60% of layout_shared's time.
- * Two logical pages may then map one frame, which exposes nothing more.
+ * segment to the next.  Two logical pages may then map one frame, which
+ * exposes nothing more.  addrs[i] receives segment i's first data byte.
+ * Returns false for a NULL segment, an empty one, or one whose data
+ * crosses a page: layout_shared then decides.
  */
-_Static_assert(IVM_DPDK_BURST_MAX <= IVM_DPDK_BURST_MAX_PAGES,
-	       "burst_layout: a page per segment fits");
-static uint32_t burst_layout(struct rte_mbuf *const segs[], uint16_t n,
-			     uint64_t *pfns, ivm_la *offs)
+static bool layout_in_page(struct rte_mbuf *const segs[], uint16_t n,
+			   uint64_t *addrs)
 {
 	uint64_t spill = 0;
 
+#pragma GCC unroll 4
 	for (uint16_t i = 0; i < n; i++) {
 		const struct rte_mbuf *m = segs[i];
 
 		if (m == NULL)
-			return 0;
+			return false;
 		uint64_t data = seg_data(m);
-		uint64_t lo = data & PAGE_MASK;
 		uint64_t len = m->data_len;
 
 		/* Past the page's end, or empty (len - 1 wraps). */
-		spill |= (lo + len - 1) | (len - 1);
-		pfns[i] = data >> IVM_PAGE_SHIFT;
-		offs[i] = (ivm_la)i << IVM_PAGE_SHIFT | lo;
+		spill |= ((data & PAGE_MASK) + len - 1) | (len - 1);
+		addrs[i] = data;
 	}
-	if (ivm_unlikely(spill >> IVM_PAGE_SHIFT))
-		return layout_shared(segs, n, pfns, offs);
-	return n;
+	return (spill >> IVM_PAGE_SHIFT) == 0;
 }
 
-IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
-				      struct rte_mbuf *const segs[],
-				      uint16_t n, uint32_t permissions,
-				      ivm_la iovas_out[],
-				      struct ivm_dpdk_burst *burst_out)
+/* The burst in the page-sharing layout, as one frame-array map. */
+static ivm_status map_shared(struct ivm_domain *domain,
+			     struct rte_mbuf *const segs[], uint16_t n,
+			     uint32_t permissions, ivm_la iovas_out[],
+			     uint32_t *pages_out, ivm_la *la_out)
 {
-	uint64_t pfns[IVM_DPDK_BURST_MAX_PAGES + 1]; /* burst_layout */
+	uint64_t pfns[IVM_DPDK_BURST_MAX_PAGES + 1]; /* layout_shared */
 	ivm_la offs[IVM_DPDK_BURST_MAX];
 	struct ivm_phys phys = { .type = IVM_PHYS_PFN_ARRAY };
-	uint32_t pages;
+	uint32_t pages = layout_shared(segs, n, pfns, offs);
 	ivm_la la;
 	ivm_status st;
 
-	if (domain == NULL || segs == NULL || n == 0 ||
-	    n > IVM_DPDK_BURST_MAX || iovas_out == NULL || burst_out == NULL ||
-	    !perms_ok(permissions))
-		return refuse(IVM_STATUS_INVALID_PARAMETER);
-	pages = burst_layout(segs, n, pfns, offs);
 	if (pages == 0)
 		return refuse(IVM_STATUS_INVALID_PARAMETER);
 	phys.pfn_array.pfns = pfns;
@@ -497,8 +489,38 @@ IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
 		return st;
 	for (uint16_t i = 0; i < n; i++)
 		iovas_out[i] = la + offs[i];
+	*pages_out = pages;
+	*la_out = la;
+	return IVM_STATUS_SUCCESS;
+}
+
+_Static_assert(IVM_DPDK_BURST_MAX <= IVM_DPDK_BURST_MAX_PAGES,
+	       "layout_in_page: a page per segment fits");
+IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
+				      struct rte_mbuf *const segs[],
+				      uint16_t n, uint32_t permissions,
+				      ivm_la iovas_out[],
+				      struct ivm_dpdk_burst *burst_out)
+{
+	uint64_t addrs[IVM_DPDK_BURST_MAX];
+	uint32_t pages = n;
+	ivm_la la;
+	ivm_status st;
+
+	if (domain == NULL || segs == NULL || n == 0 ||
+	    n > IVM_DPDK_BURST_MAX || iovas_out == NULL || burst_out == NULL ||
+	    !perms_ok(permissions))
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
+	if (ivm_likely(layout_in_page(segs, n, addrs)))
+		st = ivm_map_buffers(domain, permissions, addrs, n, iovas_out,
+				     &la);
+	else
+		st = map_shared(domain, segs, n, permissions, iovas_out,
+				&pages, &la);
+	if (st != IVM_STATUS_SUCCESS)
+		return st;
 	burst_out->la = la;
-	burst_out->last = la + offs[n - 1];
+	burst_out->last = iovas_out[n - 1];
 	burst_out->pages = pages;
 	burst_out->count = n;
 	return IVM_STATUS_SUCCESS;

@@ -48,6 +48,7 @@
 #include "domain.h"
 #include "ivm_config.h"
 #include "iovamap/map.h"
+#include "mem.h"
 #include "phys.h"
 #include "rcu.h"
 #include "util.h"
@@ -183,6 +184,30 @@ static bool unmap_one(struct ivm_domain *d, ivm_la la, uint64_t pages,
 	return true;
 }
 
+/* Take the space of a checked request, install src there and tell the
+ * backend; on failure give the space back.  *la_out only on success. */
+static ivm_status map_request(struct ivm_domain *d,
+			      const struct space_request *req,
+			      struct pt_source *src, const struct ivm_phys *phys,
+			      uint32_t permissions, ivm_la *la_out)
+{
+	ivm_la la;
+	uint64_t alloc_pages;
+	/* With an allocator every range is taken from it first, allocated
+	 * or claimed: nobody else installs into it (invariant 6). */
+	src->exclusive = d->has_allocator;
+	ivm_status status = domain_take_space(d, req, &la, &alloc_pages);
+	if (status != IVM_STATUS_SUCCESS)
+		return status;
+	status = install_mapping(d, la, req->pages, src, phys, permissions);
+	if (status != IVM_STATUS_SUCCESS) {
+		domain_give_space(d, la, alloc_pages, !req->is_explicit);
+		return status;
+	}
+	*la_out = la;
+	return IVM_STATUS_SUCCESS;
+}
+
 IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
 					    uint32_t permissions,
 					    const struct ivm_phys *phys,
@@ -217,23 +242,76 @@ IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
 	ivm_rcu_ensure_registered();
 	src.flags = pt_perm_bits(permissions) |
 		    KIND_FLAGS(explicit_la ? PT_KIND_EXPLICIT : PT_KIND_ALLOCATED);
-	/* With an allocator every range is taken from it first, allocated
-	 * or claimed: nobody else installs into it (invariant 6). */
-	src.exclusive = domain->has_allocator;
+	return map_request(domain, &req, &src, phys, permissions, la_out);
+}
 
-	ivm_la la;
-	uint64_t alloc_pages;
-	ivm_status status = domain_take_space(domain, &req, &la, &alloc_pages);
-	if (status == IVM_STATUS_SUCCESS) {
-		status = install_mapping(domain, la, pages, &src, phys,
-					 permissions);
-		if (status != IVM_STATUS_SUCCESS)
-			domain_give_space(domain, la, alloc_pages, !req.is_explicit);
+/*
+ * Exported for iovamap-dpdk (util.h), not public: map count buffers that
+ * each lie within one page, buffer i's page at page i of one new mapping
+ * of count pages (allocated, as ivm_map_logical_range_ex without an
+ * address), and store addrs[i]'s logical address in iovas_out[i] and the
+ * mapping's in *la_out.  Two buffers may share a page; their page is
+ * then mapped twice, which exposes nothing more.  The caller checks that
+ * each buffer ends in the page it starts in: the mapping covers that
+ * page only.  Statuses as ivm_map_logical_range_ex's, in argument order
+ * (addrs and count are its phys).
+ *
+ * The burst map of a poll-mode driver (ivm_dpdk_burst_map): one pass over
+ * the addresses installs the leaves, one stores the outputs, where a
+ * frame array needs its frames and offsets written, checked and read
+ * back in passes of their own.
+ */
+IVM_API ivm_status ivm_map_buffers(struct ivm_domain *domain,
+				   uint32_t permissions, const uint64_t *addrs,
+				   uint32_t count, ivm_la *iovas_out,
+				   ivm_la *la_out)
+{
+	ivm_detail_reset();
+	if (!domain || domain->type != IVM_DOMAIN_TRANSLATE)
+		return IVM_STATUS_INVALID_PARAMETER_1;
+	if (permissions & ~IVM_PERM_MASK)
+		return IVM_STATUS_INVALID_PARAMETER_2;
+	if (!addrs || count == 0 || count > domain_pages(domain))
+		return IVM_STATUS_INVALID_PARAMETER_3;
+	struct space_request req;
+	if (domain_check_window(domain, count, NULL, NULL, NULL, &req) !=
+	    IVM_STATUS_SUCCESS)
+		return IVM_STATUS_INVALID_PARAMETER_MIX;
+	if (!iovas_out || !la_out)
+		return IVM_STATUS_INVALID_PARAMETER;
+	if (!domain->has_allocator)
+		return IVM_STATUS_NOT_SUPPORTED;
+
+	ivm_rcu_ensure_registered();
+	struct pt_source src = {
+		.pfns = addrs,
+		.in_page = true,
+		.flags = pt_perm_bits(permissions) |
+			 KIND_FLAGS(PT_KIND_ALLOCATED),
+	};
+	/* A backend that maps by itself is told the frames as an array. */
+	uint64_t *pfns = NULL;
+	struct ivm_phys phys = { .type = IVM_PHYS_PFN_ARRAY };
+	if (domain->be_ops->map) {
+		pfns = ivm_mem_zalloc(count * sizeof(*pfns), _Alignof(uint64_t));
+		if (!pfns)
+			return IVM_STATUS_INSUFFICIENT_RESOURCES;
+		for (uint32_t i = 0; i < count; i++)
+			pfns[i] = addrs[i] >> IVM_PAGE_SHIFT;
+		phys.pfn_array.pfns = pfns;
+		phys.pfn_array.count = count;
 	}
-
-	if (status == IVM_STATUS_SUCCESS)
-		*la_out = la;
-	return status;
+	ivm_la la;
+	ivm_status status = map_request(domain, &req, &src, &phys,
+					permissions, &la);
+	ivm_mem_free(pfns, count * sizeof(*pfns), _Alignof(uint64_t));
+	if (status != IVM_STATUS_SUCCESS)
+		return status;
+	ivm_la page = la;
+	for (uint64_t i = 0; i < count; i++, page += IVM_PAGE_SIZE)
+		iovas_out[i] = page + (addrs[i] & IVM_PAGE_MASK);
+	*la_out = la;
+	return IVM_STATUS_SUCCESS;
 }
 
 /* The families a logical unmap removes. */

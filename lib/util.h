@@ -56,6 +56,15 @@ IVM_API ivm_status ivm_unmap_logical_range_of(struct ivm_domain *domain,
 					      uint64_t first_pa,
 					      uint64_t last_pa);
 
+/* Map count buffers, each lying within one page, at the consecutive
+ * pages of one new allocated mapping, buffer i's page at page i, and
+ * store each buffer's logical address (lib/map.c).  Exported (not in the
+ * public headers) for iovamap-dpdk's burst map. */
+IVM_API ivm_status ivm_map_buffers(struct ivm_domain *domain,
+				   uint32_t permissions, const uint64_t *addrs,
+				   uint32_t count, ivm_la *iovas_out,
+				   ivm_la *la_out);
+
 /* The text behind ivm_status_detail(); libiovamap's own (not exported). */
 extern _Thread_local char ivm_status_detail_text[256];
 

@@ -249,6 +249,124 @@ IVM_TEST(map_pfn_array_allocated)
 }
 
 /*
+ * ivm_map_buffers (lib/map.c): exported for iovamap-dpdk's burst map, not
+ * public, so declared here as lib/util.h declares it.  Buffer i's page is
+ * mapped at page i of one allocated mapping; its address is that page's
+ * plus its offset.
+ */
+IVM_API ivm_status ivm_map_buffers(struct ivm_domain *domain,
+				   uint32_t permissions, const uint64_t *addrs,
+				   uint32_t count, ivm_la *iovas_out,
+				   ivm_la *la_out);
+
+IVM_TEST(map_buffers_one_page_each)
+{
+	struct ivm_domain *d = bb_domain_buddy(30, 0);
+	/* Two buffers in one frame, a page's first and last byte, a frame
+	 * above 4 GiB. */
+	const uint64_t addrs[5] = { 0x9999064, 0x9999800, 0x1000,
+				    0x4444fff, 0x7654321000ull };
+	ivm_la iova[5], la = LA_SENTINEL;
+
+	CHECK_STATUS(ivm_map_buffers(d, PERM_RW, addrs, 5, iova, &la),
+		     IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(la % (8 * PG), 0); /* its block: 8 pages, aligned */
+	for (int i = 0; i < 5; i++) {
+		CHECK_EQ_U64(iova[i], la + (uint64_t)i * PG + (addrs[i] & 0xfff));
+		EXPECT_TR(d, iova[i], addrs[i], PERM_RW);
+		/* The whole of the buffer's page, none of its neighbours. */
+		EXPECT_TR(d, la + (uint64_t)i * PG,
+			  addrs[i] & ~(uint64_t)0xfff, PERM_RW);
+		EXPECT_TR(d, la + (uint64_t)i * PG + 0xfff,
+			  addrs[i] | 0xfff, PERM_RW);
+	}
+	EXPECT_UNMAPPED(d, la + 5 * PG);
+	CHECK_EQ_U64(bb_stats(d).mappings, 1);
+	CHECK_EQ_U64(bb_stats(d).mapped_pages, 5);
+	/* One mapping of five pages: not in parts, then whole. */
+	CHECK_STATUS(ivm_unmap_logical_range(d, la, 4),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_unmap_logical_range(d, la + PG, 4),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_unmap_logical_range(d, la, 5), IVM_STATUS_SUCCESS);
+	EXPECT_UNMAPPED(d, iova[0]);
+	CHECK_EQ_U64(bb_stats(d).mappings, 0);
+
+	/* A one-page mapping; a whole leaf table; a run across tables (the
+	 * general path): every page translates. */
+	static uint64_t many[700];
+	static ivm_la out[700];
+	const uint32_t counts[3] = { 1, 512, 700 };
+	for (int k = 0; k < 3; k++) {
+		for (uint32_t i = 0; i < counts[k]; i++)
+			many[i] = 0x100000000ull + 3 * i * PG + (i % 4096);
+		CHECK_STATUS(ivm_map_buffers(d, IVM_PERM_READ, many, counts[k],
+					     out, &la),
+			     IVM_STATUS_SUCCESS);
+		for (uint32_t i = 0; i < counts[k]; i++)
+			EXPECT_TR(d, out[i], many[i], IVM_PERM_READ);
+		CHECK_EQ_U64(out[counts[k] - 1] & ~(uint64_t)0xfff,
+			     la + (uint64_t)(counts[k] - 1) * PG);
+		CHECK_STATUS(ivm_unmap_logical_range(d, la, counts[k]),
+			     IVM_STATUS_SUCCESS);
+	}
+	CHECK_EQ_U64(bb_stats(d).mapped_pages, 0);
+	ivm_domain_destroy(&d);
+}
+
+/* Its statuses are ivm_map_logical_range_ex's, in argument order (addrs
+ * and count are the phys), and a refused call changes nothing: no
+ * mapping, no space, the outputs untouched. */
+IVM_TEST(map_buffers_bad_input_changes_nothing)
+{
+	struct ivm_domain *d = bb_domain_buddy(14, 0); /* 4 pages */
+	struct ivm_domain *pass = bb_domain_passthrough();
+	struct ivm_domain *plain = bb_domain_noalloc(30);
+	const uint64_t addrs[5] = { 0x1000, 0x2000, 0x3000, 0x4000, 0x5000 };
+	ivm_la iova[5] = { LA_SENTINEL }, la = LA_SENTINEL;
+	struct bb_snap s = bb_snap_take(d, true);
+
+	CHECK_STATUS(ivm_map_buffers(NULL, PERM_RW, addrs, 1, iova, &la),
+		     IVM_STATUS_INVALID_PARAMETER_1);
+	CHECK_STATUS(ivm_map_buffers(pass, PERM_RW, addrs, 1, iova, &la),
+		     IVM_STATUS_INVALID_PARAMETER_1);
+	CHECK_STATUS(ivm_map_buffers(d, 8, addrs, 1, iova, &la),
+		     IVM_STATUS_INVALID_PARAMETER_2);
+	CHECK_STATUS(ivm_map_buffers(d, PERM_RW, NULL, 1, iova, &la),
+		     IVM_STATUS_INVALID_PARAMETER_3);
+	CHECK_STATUS(ivm_map_buffers(d, PERM_RW, addrs, 0, iova, &la),
+		     IVM_STATUS_INVALID_PARAMETER_3);
+	CHECK_STATUS(ivm_map_buffers(d, PERM_RW, addrs, 5, iova, &la),
+		     IVM_STATUS_INVALID_PARAMETER_3); /* more than the width */
+	CHECK_STATUS(ivm_map_buffers(d, PERM_RW, addrs, 1, NULL, &la),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_map_buffers(d, PERM_RW, addrs, 1, iova, NULL),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_map_buffers(plain, PERM_RW, addrs, 1, iova, &la),
+		     IVM_STATUS_NOT_SUPPORTED);
+	CHECK_EQ_U64(la, LA_SENTINEL);
+	CHECK_EQ_U64(iova[0], LA_SENTINEL);
+	CHECK_UNCHANGED(d, s);
+	CHECK_EQ_U64(bb_stats(plain).mappings, 0);
+
+	/* The space runs out: INSUFFICIENT_RESOURCES, nothing half made. */
+	CHECK_STATUS(ivm_map_buffers(d, PERM_RW, addrs, 3, iova, &la),
+		     IVM_STATUS_SUCCESS);
+	s = bb_snap_take(d, false);
+	ivm_la la2 = LA_SENTINEL;
+	CHECK_STATUS(ivm_map_buffers(d, PERM_RW, addrs, 1, iova, &la2),
+		     IVM_STATUS_INSUFFICIENT_RESOURCES);
+	CHECK_EQ_U64(la2, LA_SENTINEL);
+	CHECK_UNCHANGED(d, s);
+	EXPECT_TR(d, iova[2], addrs[2], PERM_RW);
+	CHECK_STATUS(ivm_unmap_logical_range(d, la, 3), IVM_STATUS_SUCCESS);
+
+	ivm_domain_destroy(&plain);
+	ivm_domain_destroy(&pass);
+	ivm_domain_destroy(&d);
+}
+
+/*
  * On a domain with an allocator a map owns its range before it installs
  * (map.c invariant 6), so the leaves after a table's first are stored, not
  * CASed.  Runs that cross from one leaf table into the next take the next
