@@ -223,9 +223,9 @@ struct ivm_dpdk_burst {
  * address of each segment's first data byte in iovas_out[i].
  *
  * The pages that hold the segments' data are mapped as one scatter
- * mapping (an IVM_PHYS_PFN_ARRAY map, in segment order): where every
- * segment's data lies within one page, segment i gets logical page i (two
- * logical pages may then map one frame); otherwise a page is listed once
+ * mapping, in segment order: where every segment's data lies within one
+ * page, segment i gets logical page i (two logical pages may then map one
+ * frame); otherwise (an IVM_PHYS_PFN_ARRAY map) a page is listed once
  * where a segment starts in the page its predecessor ended in.  Each
  * segment is contiguous in logical space even where its data crosses a
  * page.  This is how a PMD that completes transmissions a group at a time
