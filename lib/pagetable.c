@@ -296,10 +296,11 @@ static inline bool broken_overwrite(_Atomic uint64_t *slot, uint64_t found,
 	return false;
 }
 
-/* The frame address of a frame-array entry. */
-static inline uint64_t source_frame(const struct pt_source *src, uint64_t v)
+/* The frame address of a frame-array entry: a frame number, or (in_page)
+ * a byte address within the frame. */
+static inline uint64_t frame_of(uint64_t v, bool in_page)
 {
-	return src->in_page ? v & PT_ADDR_MASK : v << IVM_PAGE_SHIFT;
+	return in_page ? v & PT_ADDR_MASK : v << IVM_PAGE_SHIFT;
 }
 
 /* The leaf value for page `index` (of `pages`) at level `level`. */
@@ -309,7 +310,7 @@ static uint64_t leaf_value(const struct pt_source *src, uint64_t index,
 	if (src->marker)
 		return PT_MARKER;
 	uint64_t span = pt_level_size(level) >> IVM_PAGE_SHIFT;
-	uint64_t pa = src->pfns ? source_frame(src, src->pfns[index])
+	uint64_t pa = src->pfns ? frame_of(src->pfns[index], src->in_page)
 				: src->base + (index << IVM_PAGE_SHIFT);
 	uint64_t v = pa | PT_PRESENT | src->flags;
 	if (index == 0)
@@ -345,10 +346,8 @@ static unsigned leaf_level_for(const struct pagetable *pt,
 	do {                                                                \
 		IVM_ASSERT(ivm_load_relaxed(&slot[n]) == 0);                \
 		/* R1, as the CAS of install_run. */                        \
-		ivm_store_release(&slot[n],                                 \
-				  (in_page ? pfns[n] & PT_ADDR_MASK          \
-					   : pfns[n] << IVM_PAGE_SHIFT) |    \
-					  flags | (extra));                 \
+		ivm_store_release(&slot[n], frame_of(pfns[n], in_page) |    \
+						    flags | (extra));       \
 	} while (0)
 static inline __attribute__((always_inline)) void
 store_leaves(_Atomic uint64_t *slot, const uint64_t *pfns, uint64_t body,
