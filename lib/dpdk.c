@@ -7,8 +7,10 @@
  *
  * This file is its own shared library (libiovamap-dpdk), linked against
  * libiovamap and DPDK's EAL, mempool, mbuf and ethdev, so that programs
- * that do not use DPDK never load them.  It uses only iovamap's public
- * calls, plus ivm_set_status_detail, which libiovamap exports for it.
+ * that do not use DPDK never load them.  It uses iovamap's public calls,
+ * plus what libiovamap exports for it alone (lib/util.h):
+ * ivm_set_status_detail, ivm_unmap_logical_range_of (the segment and
+ * burst unmaps) and ivm_map_buffers (the burst map).
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -253,8 +253,16 @@ IVM_API ivm_status ivm_map_logical_range_ex(struct ivm_domain *domain,
  * mapping's in *la_out.  Two buffers may share a page; their page is
  * then mapped twice, which exposes nothing more.  The caller checks that
  * each buffer ends in the page it starts in: the mapping covers that
- * page only.  Statuses as ivm_map_logical_range_ex's, in argument order
- * (addrs and count are its phys).
+ * page only.
+ *
+ * Statuses, in argument order: INVALID_PARAMETER_1 (no Translate domain),
+ * _2 (permission bits outside IVM_PERM_MASK), _3 (no addrs, count 0 or
+ * more pages than the domain has), INVALID_PARAMETER_MIX (no aligned
+ * block of count pages fits), INVALID_PARAMETER (no iovas_out or
+ * la_out), NOT_SUPPORTED (no allocator, or a backend that refuses frame
+ * arrays: VFIO), INSUFFICIENT_RESOURCES (no space or memory); SUCCESS.
+ * A failure changes nothing.  Context, blocking and ordering: as
+ * ivm_map_logical_range_ex's (iovamap/map.h).
  *
  * The burst map of a poll-mode driver (ivm_dpdk_burst_map): one pass over
  * the addresses installs the leaves, one stores the outputs, where a
@@ -360,6 +368,12 @@ IVM_API ivm_status ivm_unmap_logical_range(struct ivm_domain *domain,
  * changed otherwise.  The mapping must sit in one leaf or one leaf
  * table's run (pt_take_mapping): an allocated mapping of at most 512
  * pages (a packet's segment, a burst) always does, its block aligned.
+ *
+ * Statuses: INVALID_PARAMETER_1, _2, _3 as ivm_unmap_logical_range's
+ * (domain, la, pages); INVALID_PARAMETER for a frame address that is not
+ * page aligned or a range that is not exactly that mapping; SUCCESS.
+ * Context, blocking and ordering: as ivm_unmap_logical_range's
+ * (iovamap/map.h).
  */
 IVM_API ivm_status ivm_unmap_logical_range_of(struct ivm_domain *domain,
 					      ivm_la la, uint64_t pages,
