@@ -13,7 +13,6 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -298,14 +297,6 @@ static void *ab_setup_pool(int nthreads)
 	return ab_setup(PMDFWD_POOL_MAPPED);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* n_ops packets (a multiple of AB_TURN) through each side. */
 static void ab_run(void *ctx, int thread_index, uint64_t n_ops)
 {
@@ -317,10 +308,10 @@ static void ab_run(void *ctx, int thread_index, uint64_t n_ops)
 
 		for (int k = 0; k < 2; k++) {
 			int s = first ^ k;
-			uint64_t t0 = now_ns();
+			uint64_t t0 = pmdfwd_now_ns();
 
 			run(ab->side[s], thread_index, AB_TURN);
-			ab->ns[s] += now_ns() - t0;
+			ab->ns[s] += pmdfwd_now_ns() - t0;
 		}
 		ab->turn++;
 		ab->packets += AB_TURN;

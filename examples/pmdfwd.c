@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_bus_vdev.h>
 #include <rte_eal.h>
@@ -55,6 +56,14 @@ static const char *const mode_names[PMDFWD_MODES] = {
 	[PMDFWD_STRICT] = "strict",
 	[PMDFWD_STRICT_SEG] = "strict-seg",
 };
+
+uint64_t pmdfwd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 const char *pmdfwd_mode_name(enum pmdfwd_mode mode)
 {

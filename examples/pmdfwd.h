@@ -72,6 +72,9 @@ struct pmdfwd_stats {
 	uint64_t in_use;   /* mbufs out of the pool now (0 between runs) */
 };
 
+/* CLOCK_MONOTONIC in ns, for timing runs of the loop. */
+uint64_t pmdfwd_now_ns(void);
+
 /* "no-iommu", "pool-mapped", "strict", "strict-seg", or NULL. */
 const char *pmdfwd_mode_name(enum pmdfwd_mode mode);
 
