@@ -188,7 +188,8 @@ static bool unmap_one(struct ivm_domain *d, ivm_la la, uint64_t pages,
  * backend; on failure give the space back.  *la_out only on success. */
 static ivm_status map_request(struct ivm_domain *d,
 			      const struct space_request *req,
-			      struct pt_source *src, const struct ivm_phys *phys,
+			      struct pt_source *src,
+			      const struct ivm_phys *phys,
 			      uint32_t permissions, ivm_la *la_out)
 {
 	ivm_la la;
@@ -301,7 +302,8 @@ IVM_API ivm_status ivm_map_buffers(struct ivm_domain *domain,
 	uint64_t *pfns = NULL;
 	struct ivm_phys phys = { .type = IVM_PHYS_PFN_ARRAY };
 	if (domain->be_ops->map) {
-		pfns = ivm_mem_zalloc(count * sizeof(*pfns), _Alignof(uint64_t));
+		pfns = ivm_mem_zalloc(count * sizeof(*pfns),
+				      _Alignof(uint64_t));
 		if (!pfns)
 			return IVM_STATUS_INSUFFICIENT_RESOURCES;
 		for (uint32_t i = 0; i < count; i++)

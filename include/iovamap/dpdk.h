@@ -24,8 +24,9 @@
  *    buffer only while it owns it.  In a lazy domain (the default flush
  *    mode) the unmap queues the invalidation on the calling CPU's flush
  *    queue; the address is reused only after the backend's sync, so the
- *    cost per packet is one map and one queued unmap.  Call ivm_flush_poll() (and, with the
- *    QSBR flavour, ivm_quiescent()) once per burst.
+ *    cost per packet is one map and one queued unmap.  Call
+ *    ivm_flush_poll() (and, with the QSBR flavour, ivm_quiescent()) once
+ *    per burst.
  *
  *  - External memory attached to a DPDK-managed device: memory the
  *    application owns (not DPDK's heap) is mapped into the domain, its
