@@ -370,8 +370,8 @@ store_leaves(_Atomic uint64_t *slot, const uint64_t *pfns, uint64_t body,
 
 /*
  * Store the leaves of frames pfns[index ..] into table t from entry i on,
- * as many as fit (install_run, for an exclusive range once its first leaf
- * pinned t).  Returns how many.  Frames are always 4 KiB leaves, never the
+ * as many as fit (store_exclusive's case of an array of frames).  Returns
+ * how many.  Frames are always 4 KiB leaves, never the
  * first of their mapping here.  A burst of packets (lib/dpdk.c) maps such
  * an array: this loop is its cost per page.
  */
@@ -393,6 +393,32 @@ static uint64_t store_frames(struct pt_table *t, unsigned i,
 		store_leaves(slot, pfns, body, count, flags, true);
 	else
 		store_leaves(slot, pfns, body, count, flags, false);
+	return count;
+}
+
+/*
+ * Store the 4 KiB leaves of src's pages index .. into leaf table t from
+ * entry i on, as many as fit in t; returns how many.  Only after the
+ * mapping's first leaf pinned t (invariant 3) and only for an exclusive
+ * range, whose slots are empty and stay so: stores, not CASes.  From an
+ * entry past the first of a table on, no page is 2 MiB aligned, so every
+ * one of them takes a 4 KiB leaf.
+ */
+static uint64_t store_exclusive(struct pt_table *t, unsigned i,
+				const struct pt_source *src, uint64_t index,
+				uint64_t pages)
+{
+	if (src->pfns)
+		return store_frames(t, i, src, index, pages);
+	uint64_t count = pages - index;
+	if (count > PT_ENTRIES - i)
+		count = PT_ENTRIES - i;
+	for (uint64_t n = 0; n < count; n++) {
+		IVM_ASSERT(ivm_load_relaxed(&t->entry[i + n]) == 0);
+		/* R1, as the CAS of install_run. */
+		ivm_store_release(&t->entry[i + n],
+				  leaf_value(src, index + n, pages, 0));
+	}
 	return count;
 }
 
@@ -452,32 +478,26 @@ static ivm_status install_run(struct pagetable *pt, ivm_la base,
 		if (target != leaf_level_for(pt, src, base + (index << IVM_PAGE_SHIFT),
 					     index, pages))
 			break;
-		uint64_t expect = expect_marker ? PT_MARKER : 0;
-		uint64_t v = leaf_value(src, index, pages, level);
 		if (installed > 0 && level == 0 && src->exclusive &&
 		    !expect_marker) {
 			/* Our first leaf pins this table (invariant 3: a
 			 * seal, which goes in index order, fails on it and
 			 * never reaches the entries after it), and nobody
 			 * else installs into an exclusive range: its slots
-			 * are empty and stay so.  Stores, not CASes.  Only
-			 * at level 0: a slot above may hold an empty table
-			 * kept for reuse, which the CAS finds (pt_install
-			 * reclaims it) and a store would overwrite. */
-			uint64_t n = 1;
+			 * are empty and stay so.  Stores, not CASes, to the
+			 * table's end (store_exclusive).  Only at level 0: a
+			 * slot above may hold an empty table kept for reuse,
+			 * which the CAS finds (pt_install reclaims it) and a
+			 * store would overwrite. */
+			uint64_t n = store_exclusive(t, i, src, index, pages);
 
-			if (src->pfns) {
-				n = store_frames(t, i, src, index, pages);
-			} else {
-				IVM_ASSERT(ivm_load_relaxed(&t->entry[i]) == 0);
-				/* R1, as the CAS below. */
-				ivm_store_release(&t->entry[i], v);
-			}
 			installed += n;
 			i += (unsigned)n;
 			index += n * span;
 			continue;
 		}
+		uint64_t expect = expect_marker ? PT_MARKER : 0;
+		uint64_t v = leaf_value(src, index, pages, level);
 		/* R1: publishes the leaf; pairs with A1. */
 		if (!ivm_cas_release(&t->entry[i], &expect, v) &&
 		    !broken_overwrite(&t->entry[i], expect, v)) {
@@ -565,18 +585,9 @@ static bool install_leaf_run(struct pagetable *pt, ivm_la la, uint64_t pages,
 	/* R1: publishes the leaf; pairs with A1. */
 	if (ivm_cas_release(slot, &expect, v) ||
 	    broken_overwrite(slot, expect, v)) {
-		if (src->pfns) {
-			if (pages > 1)
-				store_frames((struct pt_table *)t, i + 1, src,
-					     1, pages);
-		} else {
-			for (uint64_t n = 1; n < pages; n++) {
-				IVM_ASSERT(ivm_load_relaxed(&slot[n]) == 0);
-				/* R1, as the CAS. */
-				ivm_store_release(&slot[n],
-						  leaf_value(src, n, pages, 0));
-			}
-		}
+		if (pages > 1)
+			store_exclusive((struct pt_table *)t, i + 1, src, 1,
+					pages);
 		*status = IVM_STATUS_SUCCESS;
 		done = true;
 	} else if (expect != PT_DEAD) {
