@@ -29,6 +29,7 @@
 #include "iovamap/flush.h"
 #include "mem.h"
 #include "rcu.h"
+#include "slots.h"
 #include "util.h"
 
 void domain_lock(struct ivm_domain *d)
@@ -396,6 +397,8 @@ IVM_API void ivm_domain_destroy(struct ivm_domain **domain)
 			"call ivm_swdev_destroy first", devices);
 
 	ivm_rcu_ensure_registered();
+	/* Before the flush below: its slot entries then find no set. */
+	slots_free_all(d);
 	while (d->reservations) {
 		struct ivm_reservation *r = d->reservations;
 		d->reservations = r->next;

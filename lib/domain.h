@@ -18,6 +18,7 @@
 #include "iovamap/domain.h"
 #include "iovamap/reserve.h"
 #include "pagetable.h"
+#include "spinlock.h"
 #include "flushq.h"
 #include "iova.h"
 
@@ -49,6 +50,11 @@ struct ivm_domain {
 	struct ivm_reservation *reservations; /* lock */
 	ivm_fault_handler_fn fault_fn;   /* lock */
 	void *fault_ctx;                 /* lock */
+	/* The queues' slot sets (slots.c), with a lock of their own: the
+	 * flush path that releases slots takes it, and may run where the
+	 * domain lock is held. */
+	ivm_spinlock slot_sets_lock;
+	struct ivm_slots *slot_sets;     /* slot_sets_lock */
 
 	/* Read by any thread without the lock (see pagetable.h). */
 	struct pagetable pt;

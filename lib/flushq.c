@@ -11,7 +11,9 @@
  *  - An entry is one word: an unmapped mapping's allocator block (its
  *    address and order; see flushq.h), which is both what is invalidated
  *    and what is given back.  Only single allocator-chosen mappings are
- *    queued (lib/map.c); anything else is invalidated at once.
+ *    queued (lib/map.c), and a queue's slots (lib/slots.c: released to
+ *    their set, not to the allocator); anything else is invalidated at
+ *    once.
  *  - The push is a restartable sequence (rseq.h: ivm_rseq_pair_push) on the
  *    CPU's ring, so an unmap adds no atomic read-modify-write and no lock
  *    for its queue.  Each CPU slot holds two rings, like the magazine
@@ -81,6 +83,7 @@
 #include "domain.h"
 #include "mem.h"
 #include "rseq.h"
+#include "slots.h"
 #include "spinlock.h"
 #include "util.h"
 
@@ -182,10 +185,16 @@ static unsigned slot_depth(const struct flushq_cpu *s)
 static void give_back(struct flushq *fq, const uint64_t *batch, unsigned n,
 		      uint64_t oldest_ns, uint64_t now)
 {
-	for (unsigned i = 0; i < n; i++)
+	bool slots = false;
+
+	for (unsigned i = 0; i < n; i++) {
 		if (batch[i] & FLUSHQ_GIVE)
 			domain_give_space(fq->domain, entry_la(batch[i]),
 					  entry_pages(batch[i]), true);
+		slots |= (batch[i] & FLUSHQ_SLOT) != 0;
+	}
+	if (slots)
+		slots_release(fq->domain, batch, n);
 	ivm_counter_add(&fq->entries, n);
 	if (n > 0 && oldest_ns != 0 && now > oldest_ns)
 		ivm_counter_add(&fq->wait_ns, n * (now - oldest_ns));
@@ -516,11 +525,13 @@ ivm_noinline static bool push_locked(struct flushq *fq, uint64_t entry)
 	return false;
 }
 
-void flushq_push(struct flushq *fq, ivm_la la, unsigned order, bool give)
+void flushq_push(struct flushq *fq, ivm_la la, unsigned order,
+		 uint64_t how)
 {
-	uint64_t entry = la | order | (give ? FLUSHQ_GIVE : 0);
+	uint64_t entry = la | order | how;
 
-	IVM_ASSERT(ivm_page_aligned(la) && order <= FLUSHQ_ORDER_MASK);
+	IVM_ASSERT(ivm_page_aligned(la) && order <= FLUSHQ_ORDER_MASK &&
+		   (how & ~(FLUSHQ_GIVE | FLUSHQ_SLOT)) == 0);
 	for (;;) {
 		if (ivm_likely(fq->rseq)) {
 			enum ivm_rseq_result r = ivm_rseq_pair_push(

@@ -42,20 +42,25 @@ ivm_status flushq_init(struct flushq *fq, struct ivm_domain *d,
 /* Stops the thread; the queues must have been flushed (flushq_flush_all). */
 void flushq_fini(struct flushq *fq);
 
-/* An entry: the block's address | its order | FLUSHQ_GIVE. */
+/* An entry: the block's address | its order | FLUSHQ_GIVE or
+ * FLUSHQ_SLOT. */
 #define FLUSHQ_ORDER_MASK 0x3full
-#define FLUSHQ_GIVE       0x40ull
+#define FLUSHQ_GIVE       0x40ull /* back to the allocator after the sync */
+#define FLUSHQ_SLOT       0x80ull /* a queue's slot (slots.c): released
+				     to its set after the sync */
 
 /*
- * flushq_push - queue the invalidation of the allocator block [la, la +
- * 2^order pages), whose one mapping was already cleared from the page
- * table and told to the backend's unmap, and (give) the block's return to
- * the allocator after it.  Flushes the CPU's queue when full.
+ * flushq_push - queue the invalidation of the block [la, la + 2^order
+ * pages), whose one mapping was already cleared from the page table and
+ * told to the backend's unmap, and what happens to the block after it
+ * (how: FLUSHQ_GIVE, the block's return to the allocator; FLUSHQ_SLOT,
+ * its slot's release; 0, nothing).  Flushes the CPU's queue when full.
  * Context: any thread.  Blocking: only when the queue is full.  Cost: one
  * restartable sequence (no atomic read-modify-write) where rseq is usable,
  * else the slot's lock.
  */
-void flushq_push(struct flushq *fq, ivm_la la, unsigned order, bool give);
+void flushq_push(struct flushq *fq, ivm_la la, unsigned order,
+		 uint64_t how);
 
 /* Flush the queues older than the timeout; returns entries released. */
 uint64_t flushq_poll(struct flushq *fq);

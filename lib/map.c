@@ -137,9 +137,9 @@ static void release_mappings(struct ivm_domain *d, ivm_la la, uint64_t pages,
 		/* Deliberately wrong (tests only): the classic lazy-mode bug,
 		 * freeing the address at unmap and invalidating later. */
 		domain_give_space(d, la, space, block);
-		flushq_push(&d->fq, la, order, false);
+		flushq_push(&d->fq, la, order, 0);
 #else
-		flushq_push(&d->fq, la, order, true);
+		flushq_push(&d->fq, la, order, FLUSHQ_GIVE);
 #endif
 	} else {
 #if IVM_BROKEN_FREE_BEFORE_SYNC

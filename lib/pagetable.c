@@ -769,6 +769,61 @@ bool pt_take_mapping(struct pagetable *pt, ivm_la la, uint64_t pages,
 	return taken;
 }
 
+_Atomic uint64_t *pt_reserved_entry(struct pagetable *pt, ivm_la la)
+{
+	unsigned level;
+
+	ivm_rcu_read_lock(); /* as in walk_whole */
+	struct pt_table *t = find_table(pt, la, &level);
+	ivm_rcu_read_unlock();
+	/* Reservation markers are 4 KiB entries, and pin their table. */
+	IVM_CHECK(level == 0);
+	return &t->entry[pt_index(la, 0)];
+}
+
+void pt_fill_reserved(_Atomic uint64_t *entry, const uint64_t *addrs,
+		      uint32_t count, uint64_t flags)
+{
+	const uint64_t leaf = PT_PRESENT | flags;
+	const uint32_t last = count - 1;
+
+	/* R1, as the CAS of install_run: the first leaf, the middle ones,
+	 * the last (the first may be the last). */
+	IVM_ASSERT(ivm_load_relaxed(&entry[0]) == PT_MARKER);
+	ivm_store_release(&entry[0], (addrs[0] & PT_ADDR_MASK) | leaf |
+					     PT_FIRST |
+					     (last == 0 ? PT_LAST : 0));
+#pragma GCC unroll 4
+	for (uint32_t i = 1; i < last; i++) {
+		IVM_ASSERT(ivm_load_relaxed(&entry[i]) == PT_MARKER);
+		ivm_store_release(&entry[i], (addrs[i] & PT_ADDR_MASK) | leaf);
+	}
+	if (last != 0) {
+		IVM_ASSERT(ivm_load_relaxed(&entry[last]) == PT_MARKER);
+		ivm_store_release(&entry[last],
+				  (addrs[last] & PT_ADDR_MASK) | leaf | PT_LAST);
+	}
+}
+
+bool pt_clear_reserved(_Atomic uint64_t *entry, uint32_t count,
+		       uint64_t first_pa, uint64_t last_pa)
+{
+	/* Relaxed: the caller alone writes these entries. */
+	uint64_t first = ivm_load_relaxed(&entry[0]);
+	uint64_t last = ivm_load_relaxed(&entry[count - 1]);
+
+	if ((first & (PT_ADDR_MASK | PT_PRESENT | PT_FIRST)) !=
+		    (first_pa | PT_PRESENT | PT_FIRST) ||
+	    (last & (PT_ADDR_MASK | PT_PRESENT | PT_LAST)) !=
+		    (last_pa | PT_PRESENT | PT_LAST))
+		return false;
+	/* Release, as in pt_remove. */
+#pragma GCC unroll 4
+	for (uint32_t i = 0; i < count; i++)
+		ivm_store_release(&entry[i], PT_MARKER);
+	return true;
+}
+
 bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages)
 {
 	ivm_la end = la + (pages << IVM_PAGE_SHIFT);

@@ -308,6 +308,32 @@ bool pt_take_mapping(struct pagetable *pt, ivm_la la, uint64_t pages,
 		     unsigned kind_mask, const uint64_t frames[2],
 		     enum pt_kind *kind_out);
 
+/*
+ * The leaves of a queue's own slots (slots.c): a reservation's range that
+ * only its one owner maps into, one mapping of in-page buffers per slot.
+ *
+ * pt_reserved_entry - the 4 KiB entry of la, inside a reservation whose
+ * markers keep its tables linked for as long as it lives (so the pointer
+ * stays valid that long).  Context: a registered RCU thread.
+ *
+ * pt_fill_reserved - store the leaves of count (>= 1) buffers at
+ * entry[0 .. count), over markers: leaf i maps the frame holding byte
+ * address addrs[i], with flags (PT_READ / PT_WRITE / kind), FIRST on the
+ * first, LAST on the last.  Stores, not CASes: no other writer installs
+ * into the range.  Ordering: every leaf a release store (R1).
+ *
+ * pt_clear_reserved - if entry[0 .. count) is one mapping (FIRST on the
+ * first leaf, LAST on the last) whose first page maps the frame at
+ * first_pa and last page the frame at last_pa, put the markers back and
+ * return true; otherwise change nothing and return false.  Only the
+ * owner that filled the range calls it.  Ordering: as pt_remove's.
+ */
+_Atomic uint64_t *pt_reserved_entry(struct pagetable *pt, ivm_la la);
+void pt_fill_reserved(_Atomic uint64_t *entry, const uint64_t *addrs,
+		      uint32_t count, uint64_t flags);
+bool pt_clear_reserved(_Atomic uint64_t *entry, uint32_t count,
+		       uint64_t first_pa, uint64_t last_pa);
+
 /* True when no slot of [la, la + pages) is occupied (not even a marker). */
 bool pt_range_empty(const struct pagetable *pt, ivm_la la, uint64_t pages);
 

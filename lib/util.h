@@ -16,6 +16,7 @@
 #define IVM_UTIL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -64,6 +65,42 @@ IVM_API ivm_status ivm_map_buffers(struct ivm_domain *domain,
 				   uint32_t permissions, const uint64_t *addrs,
 				   uint32_t count, ivm_la *iovas_out,
 				   ivm_la *la_out);
+
+/* A queue's own logical slots (lib/slots.c), exported (not in the public
+ * headers) for iovamap-dpdk's transmit queues (ivm_dpdk_txq_*).  One
+ * owner at a time maps and unmaps a set's slots; statuses in argument
+ * order, as ivm_map_buffers' and ivm_unmap_logical_range_of's.
+ *
+ * create: nslots (a power of two) slots of slot_pages (a power of two, at
+ * most 512) pages each, in one reservation of the domain, and priv_bytes
+ * (zeroed, maximally aligned) for the caller at ivm_slots_priv, freed
+ * with the set.  NOT_SUPPORTED without an allocator or with a backend
+ * that maps by itself (VFIO).
+ * map: count (1 .. slot_pages) buffers, each within one page, at the
+ * consecutive pages of the next slot, as ivm_map_buffers places them;
+ * INSUFFICIENT_RESOURCES, nothing changed, when that slot's last
+ * invalidation has not completed yet.
+ * unmap: the slot mapping at la of pages pages whose first and last pages
+ * map first_pa and last_pa; INVALID_PARAMETER, nothing changed, for any
+ * other.  In a lazy domain the slot's invalidation is queued, and the
+ * slot mapped again only after it.
+ * destroy: IN_USE, nothing changed, while a slot is mapped; else waits
+ * for pending invalidations and frees the set.  A set not destroyed goes
+ * with its domain. */
+struct ivm_slots;
+IVM_API ivm_status ivm_slots_create(struct ivm_domain *domain,
+				    uint32_t slot_pages, uint32_t nslots,
+				    size_t priv_bytes, struct ivm_slots **out);
+IVM_API void *ivm_slots_priv(struct ivm_slots *s);
+IVM_API void ivm_slots_range(const struct ivm_slots *s, ivm_la *base_out,
+			     ivm_la *end_out, uint32_t *slot_pages_out);
+IVM_API ivm_status ivm_slots_map(struct ivm_slots *s, uint32_t permissions,
+				 const uint64_t *addrs, uint32_t count,
+				 ivm_la *iovas_out, ivm_la *la_out);
+IVM_API ivm_status ivm_slots_unmap(struct ivm_slots *s, ivm_la la,
+				   uint32_t pages, uint64_t first_pa,
+				   uint64_t last_pa);
+IVM_API ivm_status ivm_slots_destroy(struct ivm_slots **set);
 
 /* The text behind ivm_status_detail(); libiovamap's own (not exported). */
 extern _Thread_local char ivm_status_detail_text[256];
