@@ -10,7 +10,8 @@
  * that do not use DPDK never load them.  It uses iovamap's public calls,
  * plus what libiovamap exports for it alone (lib/util.h):
  * ivm_set_status_detail, ivm_unmap_logical_range_of (the segment and
- * burst unmaps) and ivm_map_buffers (the burst map).
+ * burst unmaps), ivm_map_buffers (the burst map) and the slot sets
+ * ivm_slots_* (a transmit queue's own slots).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -496,13 +497,29 @@ static ivm_status map_shared(struct ivm_domain *domain,
 	return IVM_STATUS_SUCCESS;
 }
 
+/* A transmit queue's own slots (ivm_dpdk_txq_*): the core's slot set
+ * and its range, read by every unmap to tell its bursts from the
+ * fallback's. */
+struct ivm_dpdk_txq {
+	struct ivm_domain *domain;
+	struct ivm_slots *slots;
+	ivm_la base, end;       /* the slots' logical range */
+	uint32_t slot_pages;
+	uint64_t slot_maps;     /* owner: bursts mapped in a slot */
+	uint64_t fallback_maps; /* owner: bursts mapped through the allocator */
+};
+
 _Static_assert(IVM_DPDK_BURST_MAX <= IVM_DPDK_BURST_MAX_PAGES,
 	       "layout_in_page: a page per segment fits");
-IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
-				      struct rte_mbuf *const segs[],
-				      uint16_t n, uint32_t permissions,
-				      ivm_la iovas_out[],
-				      struct ivm_dpdk_burst *burst_out)
+
+/* ivm_dpdk_burst_map, and with txq ivm_dpdk_txq_map: a burst in the
+ * page-per-segment layout goes to txq's next slot when it fits and the
+ * slot is free, else (and without txq) through the allocator. */
+static ivm_status burst_map(struct ivm_domain *domain,
+			    struct ivm_dpdk_txq *txq,
+			    struct rte_mbuf *const segs[], uint16_t n,
+			    uint32_t permissions, ivm_la iovas_out[],
+			    struct ivm_dpdk_burst *burst_out)
 {
 	uint64_t addrs[IVM_DPDK_BURST_MAX];
 	uint32_t pages = n;
@@ -513,14 +530,26 @@ IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
 	    n > IVM_DPDK_BURST_MAX || iovas_out == NULL || burst_out == NULL ||
 	    !perms_ok(permissions))
 		return refuse(IVM_STATUS_INVALID_PARAMETER);
-	if (ivm_likely(layout_in_page(segs, n, addrs)))
-		st = ivm_map_buffers(domain, permissions, addrs, n, iovas_out,
-				     &la);
-	else
+	if (ivm_likely(layout_in_page(segs, n, addrs))) {
+		/* The slot map refuses only a slot still waiting for its
+		 * invalidation (its arguments are checked above). */
+		if (txq != NULL && n <= txq->slot_pages &&
+		    ivm_slots_map(txq->slots, permissions, addrs, n, iovas_out,
+				  &la) == IVM_STATUS_SUCCESS) {
+			txq->slot_maps++;
+			st = IVM_STATUS_SUCCESS;
+		} else {
+			st = ivm_map_buffers(domain, permissions, addrs, n,
+					     iovas_out, &la);
+		}
+	} else {
 		st = map_shared(domain, segs, n, permissions, iovas_out,
 				&pages, &la);
+	}
 	if (st != IVM_STATUS_SUCCESS)
 		return st;
+	if (txq != NULL && (la < txq->base || la >= txq->end))
+		txq->fallback_maps++;
 	burst_out->la = la;
 	burst_out->last = iovas_out[n - 1];
 	burst_out->pages = pages;
@@ -528,12 +557,26 @@ IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
 	return IVM_STATUS_SUCCESS;
 }
 
-IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,
-					struct rte_mbuf *const segs[],
-					uint16_t n,
-					const struct ivm_dpdk_burst *burst)
+IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
+				      struct rte_mbuf *const segs[],
+				      uint16_t n, uint32_t permissions,
+				      ivm_la iovas_out[],
+				      struct ivm_dpdk_burst *burst_out)
+{
+	return burst_map(domain, NULL, segs, n, permissions, iovas_out,
+			 burst_out);
+}
+
+/* ivm_dpdk_burst_unmap, and with txq ivm_dpdk_txq_unmap: the handle
+ * checked against the segments, then the burst's mapping taken back from
+ * txq's slots if it lies there, else from the allocator's space. */
+static ivm_status burst_unmap(struct ivm_domain *domain,
+			      const struct ivm_dpdk_txq *txq,
+			      struct rte_mbuf *const segs[], uint16_t n,
+			      const struct ivm_dpdk_burst *burst)
 {
 	const struct rte_mbuf *first, *last;
+	ivm_status st;
 
 	if (domain == NULL || segs == NULL || burst == NULL || n == 0 ||
 	    n != burst->count || segs[0] == NULL || segs[n - 1] == NULL ||
@@ -555,10 +598,108 @@ IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,
 	    (burst->last + last->data_len - 1) / IVM_PAGE_SIZE !=
 		    burst->la / IVM_PAGE_SIZE + burst->pages - 1)
 		return refuse(IVM_STATUS_INVALID_PARAMETER);
-	if (ivm_unmap_logical_range_of(domain, burst->la, burst->pages,
-				       page_down(seg_data(first)),
-				       page_down(last_end)) != IVM_STATUS_SUCCESS)
+	if (txq != NULL && burst->la >= txq->base && burst->la < txq->end)
+		st = ivm_slots_unmap(txq->slots, burst->la, burst->pages,
+				     page_down(seg_data(first)),
+				     page_down(last_end));
+	else
+		st = ivm_unmap_logical_range_of(domain, burst->la,
+						burst->pages,
+						page_down(seg_data(first)),
+						page_down(last_end));
+	if (st != IVM_STATUS_SUCCESS)
 		return refuse(IVM_STATUS_INVALID_PARAMETER);
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,
+					struct rte_mbuf *const segs[],
+					uint16_t n,
+					const struct ivm_dpdk_burst *burst)
+{
+	return burst_unmap(domain, NULL, segs, n, burst);
+}
+
+/* ---- a transmit queue's own slots ----------------------------------- */
+
+IVM_API ivm_status ivm_dpdk_txq_create(struct ivm_domain *domain,
+				       uint32_t bursts, uint32_t burst_pages,
+				       struct ivm_dpdk_txq **txq_out)
+{
+	struct ivm_slots *slots;
+	struct ivm_dpdk_txq *txq;
+	ivm_status st;
+
+	if (domain == NULL || txq_out == NULL)
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
+	if (bursts == 0)
+		bursts = IVM_DPDK_TXQ_BURSTS_DEFAULT;
+	if (burst_pages == 0)
+		burst_pages = IVM_DPDK_TXQ_BURST_PAGES_DEFAULT;
+	/* The queue lives in the set's own allocation: a set the domain
+	 * frees (destroyed first) takes the queue along, nothing leaks. */
+	st = ivm_slots_create(domain, burst_pages, bursts, sizeof(*txq),
+			      &slots);
+	if (st == IVM_STATUS_INVALID_PARAMETER_2 ||
+	    st == IVM_STATUS_INVALID_PARAMETER_3)
+		return refuse(IVM_STATUS_INVALID_PARAMETER); /* the core's
+								 numbering */
+	if (st != IVM_STATUS_SUCCESS)
+		return st;
+	txq = ivm_slots_priv(slots);
+	txq->domain = domain;
+	txq->slots = slots;
+	ivm_slots_range(slots, &txq->base, &txq->end, &txq->slot_pages);
+	*txq_out = txq;
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_dpdk_txq_map(struct ivm_dpdk_txq *txq,
+				    struct rte_mbuf *const segs[], uint16_t n,
+				    uint32_t permissions, ivm_la iovas_out[],
+				    struct ivm_dpdk_burst *burst_out)
+{
+	if (txq == NULL)
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
+	return burst_map(txq->domain, txq, segs, n, permissions, iovas_out,
+			 burst_out);
+}
+
+IVM_API ivm_status ivm_dpdk_txq_unmap(struct ivm_dpdk_txq *txq,
+				      struct rte_mbuf *const segs[],
+				      uint16_t n,
+				      const struct ivm_dpdk_burst *burst)
+{
+	if (txq == NULL)
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
+	return burst_unmap(txq->domain, txq, segs, n, burst);
+}
+
+IVM_API ivm_status ivm_dpdk_txq_info(const struct ivm_dpdk_txq *txq,
+				     struct ivm_dpdk_txq_info *info)
+{
+	if (txq == NULL || info == NULL)
+		return refuse(IVM_STATUS_INVALID_PARAMETER);
+	info->base = txq->base;
+	info->size = txq->end - txq->base;
+	info->burst_pages = txq->slot_pages;
+	info->slot_maps = txq->slot_maps;
+	info->fallback_maps = txq->fallback_maps;
+	return IVM_STATUS_SUCCESS;
+}
+
+IVM_API ivm_status ivm_dpdk_txq_destroy(struct ivm_dpdk_txq **txqp)
+{
+	struct ivm_slots *slots;
+	ivm_status st;
+
+	if (txqp == NULL || *txqp == NULL)
+		return IVM_STATUS_SUCCESS;
+	slots = (*txqp)->slots;
+	st = ivm_slots_destroy(&slots); /* frees *txqp too */
+	if (st != IVM_STATUS_SUCCESS)
+		return st;
+	*txqp = NULL;
 	return IVM_STATUS_SUCCESS;
 }
 

@@ -797,6 +797,291 @@ IVM_TEST(burst_map_and_unmap)
 	ivm_domain_destroy(&d);
 }
 
+/* A transmit queue's bursts translate like ivm_dpdk_burst_map's, lie in
+ * its slots, and refuse what burst unmaps refuse. */
+IVM_TEST(txq_maps_bursts_in_its_slots)
+{
+	struct ivm_domain *d = make_domain(39, true, IVM_FLUSH_LAZY);
+	struct rte_mempool *mp = make_pool("pool_txq");
+	struct rte_mbuf *a[32], *c[32], *big[33];
+	ivm_la ia[32], ic[32], ib[33];
+	struct ivm_dpdk_burst ba, bc, bb, bad;
+	struct ivm_dpdk_txq *q = NULL;
+	struct ivm_dpdk_txq_info info;
+	uint32_t rw = IVM_PERM_READ | IVM_PERM_WRITE;
+
+	/* Bad input: INVALID_PARAMETER (or NOT_SUPPORTED), nothing made. */
+	CHECK_STATUS(ivm_dpdk_txq_create(NULL, 0, 0, &q),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_create(d, 0, 0, NULL),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_create(d, 3, 0, &q),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_create(d, 0, 24, &q),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_create(d, 0, 1024, &q),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_create(d, 1u << 30, 512, &q),
+		     IVM_STATUS_INVALID_PARAMETER); /* more than 2^39 bytes */
+	struct ivm_domain *none = make_domain(39, false, IVM_FLUSH_LAZY);
+	CHECK_STATUS(ivm_dpdk_txq_create(none, 0, 0, &q),
+		     IVM_STATUS_NOT_SUPPORTED);
+	ivm_domain_destroy(&none);
+	CHECK(q == NULL);
+	struct ivm_domain_stats ds;
+	CHECK_STATUS(ivm_domain_get_stats(d, &ds), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(ds.reservations, 0);
+	CHECK_EQ_U64(ds.iova_used_pages, 0);
+
+	CHECK_STATUS(ivm_dpdk_txq_create(d, 0, 0, &q), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_txq_info(q, &info), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(info.size, (uint64_t)IVM_DPDK_TXQ_BURSTS_DEFAULT *
+					IVM_DPDK_TXQ_BURST_PAGES_DEFAULT * 4096);
+	CHECK_EQ_U64(info.burst_pages, IVM_DPDK_TXQ_BURST_PAGES_DEFAULT);
+
+	CHECK(rte_pktmbuf_alloc_bulk(mp, a, 32) == 0);
+	CHECK(rte_pktmbuf_alloc_bulk(mp, c, 32) == 0);
+	CHECK(rte_pktmbuf_alloc_bulk(mp, big, 33) == 0);
+	for (int i = 0; i < 32; i++) {
+		CHECK(rte_pktmbuf_append(a[i], (uint16_t)(60 + i * 30)) != NULL);
+		CHECK(rte_pktmbuf_append(c[i], 64) != NULL);
+	}
+	for (int i = 0; i < 33; i++)
+		CHECK(rte_pktmbuf_append(big[i], 64) != NULL);
+
+	/* Bad map input, as ivm_dpdk_burst_map's. */
+	CHECK_STATUS(ivm_dpdk_txq_map(NULL, a, 32, rw, ia, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_map(q, a, 0, rw, ia, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_map(q, a, 32, 0, ia, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_map(q, a, 32, rw, NULL, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	struct rte_mbuf *held = a[5];
+	a[5] = NULL;
+	CHECK_STATUS(ivm_dpdk_txq_map(q, a, 32, rw, ia, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	a[5] = held;
+	CHECK_EQ_U64(live_mappings(d), 0);
+
+	/* Two bursts in two slots, in order; a third too long for a slot
+	 * goes through the allocator.  Every segment translates. */
+	CHECK_STATUS(ivm_dpdk_txq_map(q, a, 32, rw, ia, &ba),
+		     IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_txq_map(q, c, 32, rw, ic, &bc),
+		     IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_txq_map(q, big, 33, rw, ib, &bb),
+		     IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(ba.la, info.base);
+	CHECK_EQ_U64(bc.la, info.base + 32 * 4096);
+	CHECK(bb.la < info.base || bb.la >= info.base + info.size);
+	CHECK_EQ_U64(ba.pages, 32);
+	CHECK_EQ_U64(live_mappings(d), 3);
+	for (int i = 0; i < 32; i++) {
+		CHECK(seg_translates(d, a[i], ia[i], rw));
+		CHECK(seg_translates(d, c[i], ic[i], rw));
+		CHECK_EQ_U64(ia[i] & 4095,
+			     rte_pktmbuf_mtod(a[i], uintptr_t) & 4095);
+	}
+	for (int i = 0; i < 33; i++)
+		CHECK(seg_translates(d, big[i], ib[i], rw));
+	CHECK_STATUS(ivm_dpdk_txq_info(q, &info), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(info.slot_maps, 2);
+	CHECK_EQ_U64(info.fallback_maps, 1);
+
+	/* Unmaps that do not name these segments' burst: refused, all
+	 * three stay.  A slot burst is not the allocator's to unmap. */
+	CHECK_STATUS(ivm_dpdk_txq_unmap(NULL, a, 32, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, a, 32, &bc),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, c, 32, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, a, 31, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	bad = ba;
+	bad.pages = 31;
+	bad.last -= 4096;
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, a, 32, &bad),
+		     IVM_STATUS_INVALID_PARAMETER);
+	bad = ba;
+	bad.la += 4096; /* inside the slot, not its start */
+	bad.last += 4096;
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, a, 32, &bad),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_burst_unmap(d, a, 32, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_EQ_U64(live_mappings(d), 3);
+	CHECK(seg_translates(d, a[0], ia[0], rw));
+	CHECK(seg_translates(d, a[31], ia[31], rw));
+
+	/* Destroying a queue with a burst in a slot: refused. */
+	struct ivm_dpdk_txq *keep = q;
+	CHECK_STATUS(ivm_dpdk_txq_destroy(&q), IVM_STATUS_IN_USE);
+	CHECK(q == keep);
+
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, a, 32, &ba), IVM_STATUS_SUCCESS);
+	uint64_t pa;
+	CHECK_STATUS(ivm_translate(d, ia[0], &pa, NULL),
+		     IVM_STATUS_INVALID_PARAMETER_2);
+	CHECK(seg_translates(d, c[0], ic[0], rw));
+	/* Twice: the burst is gone. */
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, a, 32, &ba),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, c, 32, &bc), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, big, 33, &bb), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(live_mappings(d), 0);
+
+	CHECK_STATUS(ivm_dpdk_txq_destroy(&q), IVM_STATUS_SUCCESS);
+	CHECK(q == NULL);
+	CHECK_STATUS(ivm_dpdk_txq_destroy(&q), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_domain_get_stats(d, &ds), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(ds.reservations, 0);
+	CHECK_EQ_U64(ds.iova_used_pages - ds.iova_cached_pages, 0);
+	rte_pktmbuf_free_bulk(a, 32);
+	rte_pktmbuf_free_bulk(c, 32);
+	rte_pktmbuf_free_bulk(big, 33);
+	rte_mempool_free(mp);
+	ivm_domain_destroy(&d);
+}
+
+/*
+ * A slot is mapped again only after its invalidation: with two slots, a
+ * third burst while both wait in the flush queue goes through the
+ * allocator; after the flush the first slot comes back.  The model
+ * device, which cached the first burst's translations, never reads
+ * through a stale entry into another burst's buffer (no violation), and
+ * a handle gone stale with its slot reused is refused.
+ */
+IVM_TEST(txq_slot_reused_only_after_its_invalidation)
+{
+	struct ivm_domain *d = make_domain(39, true, IVM_FLUSH_LAZY);
+	struct rte_mempool *mp = make_pool("pool_txq_reuse");
+	struct rte_mbuf *m[4][8];
+	ivm_la iova[4][8];
+	struct ivm_dpdk_burst b[4];
+	struct ivm_dpdk_txq *q = NULL;
+	struct ivm_dpdk_txq_info info;
+	struct ivm_swdev *dev;
+	struct ivm_domain_stats ds;
+	char got[8];
+
+	CHECK_STATUS(ivm_swdev_create(d, &dev), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_txq_create(d, 2, 8, &q), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_txq_info(q, &info), IVM_STATUS_SUCCESS);
+	for (int k = 0; k < 4; k++) {
+		CHECK(rte_pktmbuf_alloc_bulk(mp, m[k], 8) == 0);
+		for (int i = 0; i < 8; i++) {
+			char *p = rte_pktmbuf_append(m[k][i], 64);
+			CHECK(p != NULL);
+			snprintf(p, 8, "b%dp%d", k, i);
+		}
+	}
+
+	/* Bursts 0 and 1 fill both slots; the device reads burst 0. */
+	for (int k = 0; k < 2; k++)
+		CHECK_STATUS(ivm_dpdk_txq_map(q, m[k], 8, IVM_PERM_READ,
+					      iova[k], &b[k]),
+			     IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_swdev_dma_read(dev, iova[0][3], got, 8),
+		     IVM_STATUS_SUCCESS);
+	CHECK(strcmp(got, "b0p3") == 0);
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, m[0], 8, &b[0]), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, m[1], 8, &b[1]), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_domain_get_stats(d, &ds), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(ds.flush_queued, 2);
+
+	/* Slot 0 still waits for its invalidation: burst 2 goes through
+	 * the allocator, outside the slots. */
+	CHECK_STATUS(ivm_dpdk_txq_map(q, m[2], 8, IVM_PERM_READ, iova[2],
+				      &b[2]),
+		     IVM_STATUS_SUCCESS);
+	CHECK(b[2].la < info.base || b[2].la >= info.base + info.size);
+	/* The device's cached entry for burst 0 still serves it (the lazy
+	 * window), never another burst's data. */
+	CHECK_STATUS(ivm_swdev_dma_read(dev, iova[0][3], got, 8),
+		     IVM_STATUS_SUCCESS);
+	CHECK(strcmp(got, "b0p3") == 0);
+
+	/* After the flush slot 0 is free again, and burst 3 takes it. */
+	CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_txq_map(q, m[3], 8, IVM_PERM_READ, iova[3],
+				      &b[3]),
+		     IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(b[3].la, b[0].la);
+	CHECK_STATUS(ivm_swdev_dma_read(dev, iova[3][3], got, 8),
+		     IVM_STATUS_SUCCESS);
+	CHECK(strcmp(got, "b3p3") == 0);
+	CHECK_STATUS(ivm_domain_get_stats(d, &ds), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(ds.iotlb_violations, 0);
+	/* Burst 0's handle, its slot now burst 3's: refused. */
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, m[0], 8, &b[0]),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_swdev_dma_read(dev, iova[3][7], got, 8),
+		     IVM_STATUS_SUCCESS);
+	CHECK(strcmp(got, "b3p7") == 0);
+	CHECK_STATUS(ivm_dpdk_txq_info(q, &info), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(info.slot_maps, 3);
+	CHECK_EQ_U64(info.fallback_maps, 1);
+
+	/* Unmapped, a burst faults once its invalidation is done. */
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, m[3], 8, &b[3]), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_txq_unmap(q, m[2], 8, &b[2]), IVM_STATUS_SUCCESS);
+	/* Destroy waits for the pending slot's invalidation itself. */
+	CHECK_STATUS(ivm_dpdk_txq_destroy(&q), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_swdev_dma_read(dev, iova[3][3], got, 8),
+		     IVM_STATUS_ACCESS_VIOLATION);
+	CHECK_EQ_U64(live_mappings(d), 0);
+	CHECK_STATUS(ivm_domain_get_stats(d, &ds), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(ds.reservations, 0);
+	CHECK_EQ_U64(ds.iotlb_violations, 0);
+
+	for (int k = 0; k < 4; k++)
+		rte_pktmbuf_free_bulk(m[k], 8);
+	ivm_swdev_destroy(&dev);
+	rte_mempool_free(mp);
+	ivm_domain_destroy(&d);
+}
+
+/* In a strict domain a slot is free again as soon as its unmap returns;
+ * a queue left to its domain goes with it (ASan: no leak of the slots). */
+IVM_TEST(txq_in_a_strict_domain_and_left_to_the_domain)
+{
+	struct ivm_domain *d = make_domain(39, true, IVM_FLUSH_STRICT);
+	struct rte_mempool *mp = make_pool("pool_txq_strict");
+	struct rte_mbuf *m[4];
+	ivm_la iova[4];
+	struct ivm_dpdk_burst b;
+	struct ivm_dpdk_txq *q = NULL;
+	struct ivm_dpdk_txq_info info;
+
+	CHECK_STATUS(ivm_dpdk_txq_create(d, 1, 4, &q), IVM_STATUS_SUCCESS);
+	CHECK(rte_pktmbuf_alloc_bulk(mp, m, 4) == 0);
+	for (int i = 0; i < 4; i++)
+		CHECK(rte_pktmbuf_append(m[i], 100) != NULL);
+	for (int round = 0; round < 3; round++) {
+		CHECK_STATUS(ivm_dpdk_txq_map(q, m, 4, IVM_PERM_READ, iova, &b),
+			     IVM_STATUS_SUCCESS);
+		for (int i = 0; i < 4; i++)
+			CHECK(seg_translates(d, m[i], iova[i], IVM_PERM_READ));
+		CHECK_STATUS(ivm_dpdk_txq_unmap(q, m, 4, &b),
+			     IVM_STATUS_SUCCESS);
+	}
+	CHECK_STATUS(ivm_dpdk_txq_info(q, &info), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(info.slot_maps, 3);
+	CHECK_EQ_U64(info.fallback_maps, 0);
+	/* One burst left mapped in its slot, and the queue, go with the
+	 * domain. */
+	CHECK_STATUS(ivm_dpdk_txq_map(q, m, 4, IVM_PERM_READ, iova, &b),
+		     IVM_STATUS_SUCCESS);
+	ivm_domain_destroy(&d);
+	rte_pktmbuf_free_bulk(m, 4);
+	rte_mempool_free(mp);
+}
+
 /* Lcores map and unmap segments, one by one and a burst at a time, of one
  * domain at once (ThreadSanitizer runs this in scripts/test.sh): every map
  * translates to its own packet until its unmap, and nothing is left
@@ -807,6 +1092,29 @@ struct seg_worker {
 	unsigned bad;
 };
 
+/* Eight mbufs of mp for round i: 64 .. 1463 bytes of data, or (stamped)
+ * 64 bytes starting with i.  False, nothing held, if the pool is dry. */
+static bool take_8(struct rte_mempool *mp, struct rte_mbuf *m[8], unsigned i,
+		   bool stamped)
+{
+	bool ok = true;
+
+	if (rte_pktmbuf_alloc_bulk(mp, m, 8) != 0)
+		return false;
+	for (unsigned k = 0; k < 8; k++) {
+		uint16_t len = stamped ? 64 : (uint16_t)(64 + (i + k * 97) %
+							      1400);
+		char *p = rte_pktmbuf_append(m[k], len);
+
+		ok &= p != NULL;
+		if (p != NULL && stamped)
+			memcpy(p, &i, sizeof(i));
+	}
+	if (!ok)
+		rte_pktmbuf_free_bulk(m, 8);
+	return ok;
+}
+
 /* One burst of 8 segments of mbufs from w's pool, mapped, checked on
  * every segment and unmapped. */
 static void burst_round(struct seg_worker *w, unsigned i)
@@ -814,16 +1122,13 @@ static void burst_round(struct seg_worker *w, unsigned i)
 	struct rte_mbuf *m[8];
 	ivm_la iova[8];
 	struct ivm_dpdk_burst b;
-	bool ok = true;
+	bool ok;
 
-	if (rte_pktmbuf_alloc_bulk(w->mp, m, 8) != 0) {
+	if (!take_8(w->mp, m, i, false)) {
 		w->bad++;
 		return;
 	}
-	for (unsigned k = 0; k < 8; k++)
-		ok &= rte_pktmbuf_append(m[k], (uint16_t)(64 + (i + k * 97) %
-							   1400)) != NULL;
-	ok = ok && ivm_dpdk_burst_map(w->d, m, 8, IVM_PERM_READ, iova, &b) ==
+	ok = ivm_dpdk_burst_map(w->d, m, 8, IVM_PERM_READ, iova, &b) ==
 			   IVM_STATUS_SUCCESS;
 	for (unsigned k = 0; ok && k < 8; k++) {
 		uint64_t pa = 0;
@@ -884,6 +1189,107 @@ IVM_TEST(segments_mapped_by_two_threads_at_once)
 		pthread_join(t[i], NULL);
 	CHECK_EQ_U64(w[0].bad + w[1].bad, 0);
 	CHECK_EQ_U64(live_mappings(d), 0);
+	CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ_U64(rte_mempool_in_use_count(w[i].mp), 0);
+		rte_mempool_free(w[i].mp);
+	}
+	ivm_domain_destroy(&d);
+}
+
+/* Two lcores, each with its own transmit queue of few slots, map, DMA
+ * and unmap bursts while the domain's flush thread releases their slots
+ * (ThreadSanitizer runs this too): every DMA reads its own burst's bytes,
+ * the model device never reads through a stale entry, both kinds of
+ * burst (slot and fallback) occur, nothing is left mapped. */
+struct txq_worker {
+	struct ivm_domain *d;
+	struct rte_mempool *mp;
+	struct ivm_swdev *dev;
+	struct ivm_dpdk_txq *q;
+	unsigned bad;
+};
+
+static void *txq_worker_main(void *arg)
+{
+	struct txq_worker *w = arg;
+
+	for (unsigned i = 0; i < 6000; i++) {
+		struct rte_mbuf *m[8];
+		ivm_la iova[8];
+		struct ivm_dpdk_burst b;
+		bool ok;
+
+		if (!take_8(w->mp, m, i, true)) {
+			w->bad++;
+			break;
+		}
+		ok = ivm_dpdk_txq_map(w->q, m, 8, IVM_PERM_READ, iova,
+					    &b) == IVM_STATUS_SUCCESS;
+		for (unsigned k = 0; ok && k < 8; k += 7) {
+			unsigned got = ~i;
+
+			ok = ivm_swdev_dma_read(w->dev, iova[k], &got,
+						sizeof(got)) ==
+				     IVM_STATUS_SUCCESS &&
+			     got == i;
+		}
+		ok = ok && ivm_dpdk_txq_unmap(w->q, m, 8, &b) ==
+				   IVM_STATUS_SUCCESS;
+		w->bad += !ok;
+		rte_pktmbuf_free_bulk(m, 8);
+		if ((i & 31) == 0)
+			ivm_quiescent();
+	}
+	ivm_thread_unregister();
+	return NULL;
+}
+
+IVM_TEST(txqs_of_two_threads_with_a_flush_thread)
+{
+	struct ivm_allocator_config buddy = {
+		.type = IVM_ALLOCATOR_BUDDY, .address_width = 39 };
+	struct ivm_domain_config cfg = {
+		.allocator = &buddy,
+		.flush_mode = IVM_FLUSH_LAZY,
+		.flush_queue_size = 16,
+		.flush_timeout_us = 200,
+		.flush_thread = true,
+	};
+	struct ivm_domain *d = NULL;
+	struct txq_worker w[2] = { { .mp = make_pool("pool_txq_thread0") },
+				   { .mp = make_pool("pool_txq_thread1") } };
+	pthread_t t[2];
+	struct ivm_dpdk_txq_info info;
+	uint64_t slot_maps = 0, fallback_maps = 0;
+
+	CHECK_STATUS(ivm_domain_create(&cfg, &d), IVM_STATUS_SUCCESS);
+	for (int i = 0; i < 2; i++) {
+		w[i].d = d;
+		CHECK_STATUS(ivm_swdev_create(d, &w[i].dev), IVM_STATUS_SUCCESS);
+		CHECK_STATUS(ivm_dpdk_txq_create(d, 16, 8, &w[i].q),
+			     IVM_STATUS_SUCCESS);
+	}
+	for (int i = 0; i < 2; i++)
+		CHECK(pthread_create(&t[i], NULL, txq_worker_main, &w[i]) == 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK_EQ_U64(w[0].bad + w[1].bad, 0);
+	CHECK_EQ_U64(live_mappings(d), 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_STATUS(ivm_dpdk_txq_info(w[i].q, &info),
+			     IVM_STATUS_SUCCESS);
+		slot_maps += info.slot_maps;
+		fallback_maps += info.fallback_maps;
+		CHECK_STATUS(ivm_dpdk_txq_destroy(&w[i].q), IVM_STATUS_SUCCESS);
+		ivm_swdev_destroy(&w[i].dev);
+	}
+	CHECK_EQ_U64(slot_maps + fallback_maps, 12000);
+	CHECK(slot_maps > 0);
+	struct ivm_domain_stats ds;
+	CHECK_STATUS(ivm_domain_get_stats(d, &ds), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(ds.iotlb_violations, 0);
+	CHECK_EQ_U64(ds.reservations, 0);
 	CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);
 	for (int i = 0; i < 2; i++) {
 		CHECK_EQ_U64(rte_mempool_in_use_count(w[i].mp), 0);

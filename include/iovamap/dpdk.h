@@ -285,6 +285,132 @@ IVM_API ivm_status ivm_dpdk_burst_unmap(struct ivm_domain *domain,
 					uint16_t n,
 					const struct ivm_dpdk_burst *burst);
 
+/*
+ * A transmit queue's own logical slots (opaque): strict per-packet at a
+ * lower cost per burst, for a PMD whose transmit queue (like DPDK's) is
+ * used by one lcore at a time.
+ *
+ * ivm_dpdk_txq_create reserves, once, bursts slots of burst_pages pages
+ * each in the domain (one reservation: ivm_reserve_logical_range), with
+ * every page-table page they need.  ivm_dpdk_txq_map then maps a burst
+ * exactly as ivm_dpdk_burst_map does (same layout, same addresses within
+ * their pages, same handle), but in the queue's next slot: no logical
+ * block to allocate, no table walk, and since the queue alone writes its
+ * slots, no claim on unmap; the map stores the burst's leaves, the unmap
+ * checks the first and last and clears them.  ivm_dpdk_txq_unmap queues
+ * the slot's invalidation on the flush queue in a lazy domain; the slot
+ * is mapped again only after the backend's sync that covers it (in a
+ * strict domain, after the unmap's own invalidation).  The device reaches
+ * each buffer only between its map and unmap, as with
+ * ivm_dpdk_burst_map.
+ *
+ * A burst the slots cannot take goes through the allocator instead
+ * (ivm_dpdk_burst_map's path), transparently: one whose data crosses a
+ * page or spans more than burst_pages pages, or one whose slot is still
+ * waiting for its invalidation (more bursts in flight, or queued for
+ * invalidation, than the queue has slots).  ivm_dpdk_txq_unmap takes
+ * either kind of handle.  ivm_dpdk_txq_info counts both.
+ *
+ * The slots need a domain whose device walks the page table: the
+ * software IOMMU model, or hardware translating through it.  A VFIO
+ * domain, whose kernel maps each range itself, refuses (NOT_SUPPORTED):
+ * use ivm_dpdk_burst_map or ivm_dpdk_seg_map there.
+ *
+ * Threads and RCU: create and destroy on a control thread while no lcore
+ * uses the queue; map, unmap and info on one lcore at a time per queue
+ * (the lcore that owns the DPDK transmit queue), any number of queues
+ * concurrently.  A queue is destroyed before its domain; destroying the
+ * domain first frees the queue along with its slots (the handle is then
+ * dangling, as a reservation's is).
+ */
+struct ivm_dpdk_txq;
+
+/* ivm_dpdk_txq_create's defaults (bursts, burst_pages 0).  512 slots
+ * outlast a flush queue of 256 entries (iovamap/domain.h) with room for
+ * the bursts in flight. */
+#define IVM_DPDK_TXQ_BURSTS_DEFAULT 512
+#define IVM_DPDK_TXQ_BURST_PAGES_DEFAULT 32
+
+/*
+ * ivm_dpdk_txq_create - a transmit queue's slots in domain.
+ *
+ * @bursts:       slots, a power of two; 0 for IVM_DPDK_TXQ_BURSTS_DEFAULT.
+ * @burst_pages:  pages per slot, a power of two up to 512; 0 for
+ *                IVM_DPDK_TXQ_BURST_PAGES_DEFAULT.
+ * @txq_out:      receives the queue.
+ *
+ * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL domain
+ * or txq_out, bursts or burst_pages not a power of two, burst_pages over
+ * 512, or more pages in all than the domain has); IVM_STATUS_NOT_SUPPORTED
+ * (a domain without an allocator, or a VFIO domain);
+ * IVM_STATUS_INSUFFICIENT_RESOURCES (no block of that size free, or no
+ * memory).  On failure nothing changed.
+ *
+ * Context: a control thread.  Blocking: allocates (a block of logical
+ * space and its page tables: 4 KiB of table per 512 pages).
+ */
+IVM_API ivm_status ivm_dpdk_txq_create(struct ivm_domain *domain,
+				       uint32_t bursts, uint32_t burst_pages,
+				       struct ivm_dpdk_txq **txq_out);
+
+/*
+ * ivm_dpdk_txq_map - ivm_dpdk_burst_map in txq's next slot (or, where the
+ * slots cannot take the burst, exactly ivm_dpdk_burst_map).
+ *
+ * Returns: as ivm_dpdk_burst_map; IVM_STATUS_INVALID_PARAMETER also for a
+ * NULL txq.  Context: the queue's lcore (one at a time per queue).
+ * Blocking: never on the slot path.  Ordering: the mapping is visible to
+ * the device when the call returns.
+ */
+IVM_API ivm_status ivm_dpdk_txq_map(struct ivm_dpdk_txq *txq,
+				    struct rte_mbuf *const segs[], uint16_t n,
+				    uint32_t permissions, ivm_la iovas_out[],
+				    struct ivm_dpdk_burst *burst_out);
+
+/*
+ * ivm_dpdk_txq_unmap - unmap what ivm_dpdk_txq_map mapped for the same n
+ * segments, once the device has completed all of them.
+ *
+ * Returns: as ivm_dpdk_burst_unmap (a handle of another burst, or a stale
+ * one, is refused with IVM_STATUS_INVALID_PARAMETER and changes nothing);
+ * IVM_STATUS_INVALID_PARAMETER also for a NULL txq.  Context: the queue's
+ * lcore.  Blocking: only when the flush queue is full (it then flushes).
+ */
+IVM_API ivm_status ivm_dpdk_txq_unmap(struct ivm_dpdk_txq *txq,
+				      struct rte_mbuf *const segs[],
+				      uint16_t n,
+				      const struct ivm_dpdk_burst *burst);
+
+/* What ivm_dpdk_txq_info reports. */
+struct ivm_dpdk_txq_info {
+	ivm_la base;            /* the slots' first logical address */
+	uint64_t size;          /* their bytes: bursts * burst_pages pages */
+	uint32_t burst_pages;   /* pages per slot */
+	uint64_t slot_maps;     /* bursts mapped in a slot so far */
+	uint64_t fallback_maps; /* bursts mapped through the allocator */
+};
+
+/* Returns IVM_STATUS_SUCCESS or IVM_STATUS_INVALID_PARAMETER (NULL
+ * argument).  Context: the queue's lcore, or any thread while it is
+ * idle. */
+IVM_API ivm_status ivm_dpdk_txq_info(const struct ivm_dpdk_txq *txq,
+				     struct ivm_dpdk_txq_info *info);
+
+/*
+ * ivm_dpdk_txq_destroy - wait for the slots' pending invalidations (it
+ * flushes the domain's flush queues), give the slots back, free the
+ * queue and set *txq to NULL.  NULL or *txq NULL: nothing to do.
+ *
+ * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_IN_USE while a burst is still
+ * mapped in a slot (nothing changed; unmap it first).  Bursts the
+ * allocator took are the domain's, unmapped by ivm_dpdk_txq_unmap or
+ * ivm_dpdk_burst_unmap at any time.
+ *
+ * Context: a control thread, the queue idle.  Blocking: may wait for a
+ * flush running on another thread.
+ */
+IVM_API ivm_status ivm_dpdk_txq_destroy(struct ivm_dpdk_txq **txq);
+
 /* DPDK memzones mapped at their own IOVAs (opaque). */
 struct ivm_dpdk_zones;
 
