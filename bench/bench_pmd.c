@@ -91,8 +91,13 @@ static void teardown(void *ctx)
 	  PMDFWD_POOL_MAPPED, PMDFWD_DEV_HW)                                 \
 	X(strict_hw, "pmd_fwd/strict",                                       \
 	  "one packet forwarded, mapped on tx (one scatter mapping per "     \
-	  "burst) and lazily unmapped on completion; hardware IOMMU",        \
+	  "burst, in a slot of the transmit queue's own) and lazily "        \
+	  "unmapped on completion; hardware IOMMU",                          \
 	  PMDFWD_STRICT, PMDFWD_DEV_HW)                                      \
+	X(strict_burst_hw, "pmd_fwd/strict_burst",                           \
+	  "as strict, the burst's block from the domain's allocator "        \
+	  "(ivm_dpdk_burst_map); hardware IOMMU",                            \
+	  PMDFWD_STRICT_BURST, PMDFWD_DEV_HW)                                \
 	X(strict_seg_hw, "pmd_fwd/strict_seg",                               \
 	  "one packet forwarded, mapped on tx (one mapping per segment) "    \
 	  "and lazily unmapped on completion; hardware IOMMU",               \
@@ -105,6 +110,10 @@ static void teardown(void *ctx)
 	  "as strict, the device translating every descriptor with "         \
 	  "ivm_translate",                                                   \
 	  PMDFWD_STRICT, PMDFWD_DEV_SW)                                      \
+	X(strict_burst_sw, "pmd_fwd/strict_burst_sw",                        \
+	  "as strict_burst, the device translating every descriptor with "   \
+	  "ivm_translate",                                                   \
+	  PMDFWD_STRICT_BURST, PMDFWD_DEV_SW)                                \
 	X(strict_seg_sw, "pmd_fwd/strict_seg_sw",                            \
 	  "as strict_seg, the device translating every descriptor with "     \
 	  "ivm_translate",                                                   \
@@ -136,6 +145,7 @@ struct calls {
 	struct ivm_domain *domain;
 	struct rte_mbuf *segs[CALL_BURST];
 	uint64_t pfns[CALL_BURST]; /* the segments' pages, for pfn32 */
+	struct ivm_dpdk_txq *txq;  /* txq32: a transmit queue's slots */
 };
 
 static void calls_destroy(void *ctx)
@@ -144,12 +154,14 @@ static void calls_destroy(void *ctx)
 
 	if (c->pool != NULL && c->segs[0] != NULL)
 		rte_pktmbuf_free_bulk(c->segs, CALL_BURST);
+	if (ivm_dpdk_txq_destroy(&c->txq) != IVM_STATUS_SUCCESS)
+		abort(); /* a burst left mapped: a bug of the loop's */
 	ivm_domain_destroy(&c->domain);
 	rte_mempool_free(c->pool);
 	free(c);
 }
 
-static void *calls_make(uint16_t len)
+static void *calls_make(uint16_t len, bool txq)
 {
 	static unsigned id;
 	char name[RTE_MEMPOOL_NAMESIZE];
@@ -163,7 +175,9 @@ static void *calls_make(uint16_t len)
 					  (int)rte_socket_id());
 	if (c->pool == NULL ||
 	    rte_pktmbuf_alloc_bulk(c->pool, c->segs, CALL_BURST) != 0 ||
-	    (c->domain = pmdfwd_domain_create()) == NULL) {
+	    (c->domain = pmdfwd_domain_create()) == NULL ||
+	    (txq && ivm_dpdk_txq_create(c->domain, 0, 0, &c->txq) !=
+			    IVM_STATUS_SUCCESS)) {
 		fprintf(stderr, "bench_pmd: calls setup failed\n");
 		calls_destroy(c);
 		return NULL;
@@ -179,13 +193,19 @@ static void *calls_make(uint16_t len)
 static void *calls_setup(int nthreads)
 {
 	(void)nthreads;
-	return calls_make(64);
+	return calls_make(64, false);
+}
+
+static void *calls_setup_txq(int nthreads)
+{
+	(void)nthreads;
+	return calls_make(64, true);
 }
 
 static void *calls_setup_1500(int nthreads)
 {
 	(void)nthreads;
-	return calls_make(1500);
+	return calls_make(1500, false);
 }
 
 static void calls_fail(const char *call, ivm_status st)
@@ -194,7 +214,8 @@ static void calls_fail(const char *call, ivm_status st)
 	abort();
 }
 
-/* One burst: ivm_dpdk_burst_map, _unmap, ivm_flush_poll. */
+/* One burst: ivm_dpdk_burst_map, _unmap, ivm_flush_poll; with a queue
+ * (txq32), ivm_dpdk_txq_map and _unmap in its slots instead. */
 static void run_burst_calls(void *ctx, int thread_index, uint64_t n_ops)
 {
 	struct calls *c = ctx;
@@ -204,13 +225,19 @@ static void run_burst_calls(void *ctx, int thread_index, uint64_t n_ops)
 
 	(void)thread_index;
 	for (uint64_t k = 0; k < n_ops; k++) {
-		st = ivm_dpdk_burst_map(c->domain, c->segs, CALL_BURST,
-					IVM_PERM_READ, iova, &b);
+		st = c->txq ? ivm_dpdk_txq_map(c->txq, c->segs, CALL_BURST,
+					       IVM_PERM_READ, iova, &b)
+			    : ivm_dpdk_burst_map(c->domain, c->segs,
+						 CALL_BURST, IVM_PERM_READ,
+						 iova, &b);
 		if (st != IVM_STATUS_SUCCESS)
-			calls_fail("ivm_dpdk_burst_map", st);
-		st = ivm_dpdk_burst_unmap(c->domain, c->segs, CALL_BURST, &b);
+			calls_fail("burst map", st);
+		st = c->txq ? ivm_dpdk_txq_unmap(c->txq, c->segs, CALL_BURST,
+						 &b)
+			    : ivm_dpdk_burst_unmap(c->domain, c->segs,
+						   CALL_BURST, &b);
 		if (st != IVM_STATUS_SUCCESS)
-			calls_fail("ivm_dpdk_burst_unmap", st);
+			calls_fail("burst unmap", st);
 		ivm_flush_poll(c->domain, NULL);
 	}
 }
@@ -291,6 +318,12 @@ static void *ab_setup_strict(int nthreads)
 	return ab_setup(PMDFWD_STRICT);
 }
 
+static void *ab_setup_strict_burst(int nthreads)
+{
+	(void)nthreads;
+	return ab_setup(PMDFWD_STRICT_BURST);
+}
+
 static void *ab_setup_pool(int nthreads)
 {
 	(void)nthreads;
@@ -343,6 +376,12 @@ static const struct ivm_bench_def defs[] = {
 			 "ns/packet, vs_no_iommu the packet-rate ratio)",
 	  .setup = ab_setup_strict, .teardown = ab_destroy, .run = ab_run,
 	  .batch = AB_TURN, .max_threads = 1, .counters = ab_counters },
+	{ .name = "pmd_fwd_ab/strict_burst",
+	  .description = "as pmd_fwd_ab/strict, with strict_burst (the "
+			 "burst's block from the allocator)",
+	  .setup = ab_setup_strict_burst, .teardown = ab_destroy,
+	  .run = ab_run, .batch = AB_TURN, .max_threads = 1,
+	  .counters = ab_counters },
 	{ .name = "pmd_fwd_ab/pool_mapped",
 	  .description = "as pmd_fwd_ab/strict, with pool_mapped",
 	  .setup = ab_setup_pool, .teardown = ab_destroy, .run = ab_run,
@@ -356,6 +395,11 @@ static const struct ivm_bench_def defs[] = {
 	  .description = "as burst32, 1500-byte mbufs (about a third cross a "
 			 "page: the page-sharing layout)",
 	  .setup = calls_setup_1500, .teardown = calls_destroy,
+	  .run = run_burst_calls, .batch = 64, .max_threads = 1 },
+	{ .name = "pmd_burst_calls/txq32",
+	  .description = "ivm_dpdk_txq_map + _unmap + ivm_flush_poll of the "
+			 "same 32 mbufs, in a transmit queue's slots",
+	  .setup = calls_setup_txq, .teardown = calls_destroy,
 	  .run = run_burst_calls, .batch = 64, .max_threads = 1 },
 	{ .name = "pmd_burst_calls/pfn32",
 	  .description = "baseline: the same 32 pages as one frame-array map "

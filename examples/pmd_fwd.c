@@ -17,8 +17,8 @@
  *
  *   --seconds S  time per mode per round (default 0.5)
  *   --rounds N   rounds (default 5)
- *   --mode M     no-iommu, pool-mapped, strict or strict-seg (repeatable;
- *                default all)
+ *   --mode M     no-iommu, pool-mapped, strict, strict-burst or strict-seg
+ *                (repeatable; default all)
  *   --device D   hw, sw or both (default): how the device's IOMMU
  *                translates (pmdfwd.h): in hardware, at no CPU cost, or
  *                through ivm_translate on the CPU for every descriptor
@@ -64,7 +64,8 @@ static int cmp_double(const void *a, const void *b)
 static void usage(FILE *to)
 {
 	fprintf(to, "usage: iovamap-pmd-fwd [--seconds S] [--rounds N] "
-		    "[--mode no-iommu|pool-mapped|strict|strict-seg]... "
+		    "[--mode no-iommu|pool-mapped|strict|strict-burst|"
+		    "strict-seg]... "
 		    "[--device hw|sw|both] [-- EAL ARGS]\n");
 }
 
@@ -103,7 +104,7 @@ static double run_mode(enum pmdfwd_mode mode, enum pmdfwd_device dev,
 	}
 	/* Strict: every burst or segment mapped was unmapped.  Pool-mapped:
 	 * the pool's chunks stay mapped until destroy. */
-	if (mode == PMDFWD_STRICT || mode == PMDFWD_STRICT_SEG ?
+	if (mode >= PMDFWD_STRICT ?
 		    st.mappings != 0 :
 	    mode == PMDFWD_POOL_MAPPED ? st.mappings == 0 : false) {
 		fprintf(stderr, "pmd_fwd: %s: %" PRIu64 " live mappings\n",
@@ -201,9 +202,11 @@ int main(int argc, char **argv)
 		{ PMDFWD_NO_IOMMU, PMDFWD_DEV_HW },
 		{ PMDFWD_POOL_MAPPED, PMDFWD_DEV_HW },
 		{ PMDFWD_STRICT, PMDFWD_DEV_HW },
+		{ PMDFWD_STRICT_BURST, PMDFWD_DEV_HW },
 		{ PMDFWD_STRICT_SEG, PMDFWD_DEV_HW },
 		{ PMDFWD_POOL_MAPPED, PMDFWD_DEV_SW },
 		{ PMDFWD_STRICT, PMDFWD_DEV_SW },
+		{ PMDFWD_STRICT_BURST, PMDFWD_DEV_SW },
 		{ PMDFWD_STRICT_SEG, PMDFWD_DEV_SW },
 	};
 	enum { NCFG = sizeof(cfg) / sizeof(cfg[0]) };

@@ -43,17 +43,19 @@ struct pmdfwd {
 	struct rte_mempool *pool;
 	struct ivm_domain *domain;
 	struct ivm_dpdk_pool *pool_map;
+	struct ivm_dpdk_txq *txq; /* PMDFWD_STRICT: the queue's own slots */
 	uint64_t packets;
 	uint64_t bad;
 	uint64_t sink; /* what the device read: keeps the reads alive */
 	struct desc ring[BURST];
-	ivm_la iova[BURST]; /* PMDFWD_STRICT: the burst's addresses */
+	ivm_la iova[BURST]; /* the strict burst modes: the burst's addresses */
 };
 
 static const char *const mode_names[PMDFWD_MODES] = {
 	[PMDFWD_NO_IOMMU] = "no-iommu",
 	[PMDFWD_POOL_MAPPED] = "pool-mapped",
 	[PMDFWD_STRICT] = "strict",
+	[PMDFWD_STRICT_BURST] = "strict-burst",
 	[PMDFWD_STRICT_SEG] = "strict-seg",
 };
 
@@ -162,6 +164,14 @@ struct pmdfwd *pmdfwd_create(enum pmdfwd_mode mode,
 			goto fail;
 		}
 	}
+	if (mode == PMDFWD_STRICT) {
+		st = ivm_dpdk_txq_create(f->domain, 0, 0, &f->txq);
+		if (st != IVM_STATUS_SUCCESS) {
+			fprintf(stderr, "pmdfwd: ivm_dpdk_txq_create: %s %s\n",
+				ivm_status_name(st), ivm_status_detail());
+			goto fail;
+		}
+	}
 	if (start_port(f) != 0)
 		goto fail;
 	return f;
@@ -225,8 +235,8 @@ static void device_fetch(struct pmdfwd *f, struct rte_mbuf *const pkts[],
 	f->bad += bad;
 }
 
-/* Transmit: the descriptors' addresses for the burst.  PMDFWD_STRICT
- * maps the burst in *burst. */
+/* Transmit: the descriptors' addresses for the burst.  PMDFWD_STRICT and
+ * PMDFWD_STRICT_BURST map the burst in *burst. */
 static void tx_map(struct pmdfwd *f, struct rte_mbuf **pkts, uint16_t nb,
 		   struct ivm_dpdk_burst *burst)
 {
@@ -234,8 +244,14 @@ static void tx_map(struct pmdfwd *f, struct rte_mbuf **pkts, uint16_t nb,
 
 	switch (f->mode) {
 	case PMDFWD_STRICT:
-		if (ivm_dpdk_burst_map(f->domain, pkts, nb, IVM_PERM_READ,
-				       f->iova, burst) != IVM_STATUS_SUCCESS) {
+	case PMDFWD_STRICT_BURST:
+		if ((f->txq != NULL ? ivm_dpdk_txq_map(f->txq, pkts, nb,
+						       IVM_PERM_READ, f->iova,
+						       burst)
+				    : ivm_dpdk_burst_map(f->domain, pkts, nb,
+							 IVM_PERM_READ,
+							 f->iova, burst)) !=
+		    IVM_STATUS_SUCCESS) {
 			f->bad += nb;
 			memset(f->iova, 0, sizeof(f->iova));
 			burst->count = 0;
@@ -271,9 +287,10 @@ static void tx_complete(struct pmdfwd *f, struct rte_mbuf **pkts, uint16_t nb,
 {
 	uint16_t i;
 
-	if (f->mode == PMDFWD_STRICT && burst->count != 0 &&
-	    ivm_dpdk_burst_unmap(f->domain, pkts, nb, burst) !=
-		    IVM_STATUS_SUCCESS)
+	if (burst->count != 0 &&
+	    (f->txq != NULL ? ivm_dpdk_txq_unmap(f->txq, pkts, nb, burst)
+			    : ivm_dpdk_burst_unmap(f->domain, pkts, nb,
+						   burst)) != IVM_STATUS_SUCCESS)
 		f->bad += nb;
 	if (f->mode == PMDFWD_STRICT_SEG)
 		for (i = 0; i < nb; i++)
@@ -286,7 +303,9 @@ static void tx_complete(struct pmdfwd *f, struct rte_mbuf **pkts, uint16_t nb,
 uint64_t pmdfwd_run(struct pmdfwd *f, uint64_t n)
 {
 	struct rte_mbuf *pkts[BURST];
-	bool strict = f->mode == PMDFWD_STRICT || f->mode == PMDFWD_STRICT_SEG;
+	bool strict = f->mode == PMDFWD_STRICT ||
+		      f->mode == PMDFWD_STRICT_BURST ||
+		      f->mode == PMDFWD_STRICT_SEG;
 	uint64_t done = 0;
 
 	while (done < n) {
@@ -336,6 +355,8 @@ void pmdfwd_destroy(struct pmdfwd *f)
 	if (f->vdev_made)
 		rte_vdev_uninit(f->port_name);
 	ivm_dpdk_pool_unmap(&f->pool_map);
+	if (ivm_dpdk_txq_destroy(&f->txq) != IVM_STATUS_SUCCESS)
+		fprintf(stderr, "pmdfwd: a burst is still mapped\n");
 	ivm_domain_destroy(&f->domain);
 	rte_mempool_free(f->pool);
 	free(f);

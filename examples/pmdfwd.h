@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pmdfwd.h - a PMD-style forwarding loop with a software NIC, in three
- * IOMMU modes: the engine of examples/pmd_fwd.c (Mpps on the terminal) and
+ * pmdfwd.h - a PMD-style forwarding loop with a software NIC, without an
+ * IOMMU and in four IOMMU modes: the engine of examples/pmd_fwd.c (Mpps on the terminal) and
  * of bench/bench_pmd.c (the same loop under Google Benchmark, JSON).
  *
  * One forwarder owns a net_null virtual port (rx allocates mbufs from the
@@ -13,8 +13,11 @@
  *        PMDFWD_POOL_MAPPED  rte_mbuf_data_iova(m), iovamap's IOVA (the pool
  *                            was mapped once with ivm_dpdk_pool_map)
  *        PMDFWD_STRICT       per packet, mapped read-only on transmit: the
- *                            burst's segments in one call (ivm_dpdk_burst_map,
- *                            one scatter mapping per burst)
+ *                            burst's segments in one call, in a slot of the
+ *                            transmit queue's own (ivm_dpdk_txq_map)
+ *        PMDFWD_STRICT_BURST as PMDFWD_STRICT, the burst's logical block
+ *                            from the domain's allocator
+ *                            (ivm_dpdk_burst_map)
  *        PMDFWD_STRICT_SEG   per packet, one mapping per segment
  *                            (ivm_dpdk_seg_map), read-only
  *   -> the device fetches each descriptor's frame (reads its first 8
@@ -31,9 +34,10 @@
  *      and checks that the address reached the mbuf's data
  *   -> completion (the device is done with the whole burst, as a NIC
  *      reports it on the burst's last, report-status descriptor):
- *      PMDFWD_STRICT unmaps the burst (ivm_dpdk_burst_unmap), PMDFWD_STRICT_SEG
- *      each segment (ivm_dpdk_seg_unmap); both queue the invalidation on the
- *      lazy flush queue
+ *      PMDFWD_STRICT unmaps the burst (ivm_dpdk_txq_unmap), PMDFWD_STRICT_BURST
+ *      too (ivm_dpdk_burst_unmap), PMDFWD_STRICT_SEG each segment
+ *      (ivm_dpdk_seg_unmap); all queue the invalidation on the lazy flush
+ *      queue
  *   -> tx burst to the port (frees the mbufs)
  *   -> ivm_quiescent() (QSBR builds); the strict modes: ivm_flush_poll()
  *      (the lazy timeout).
@@ -52,9 +56,10 @@ enum pmdfwd_mode {
 	PMDFWD_NO_IOMMU = 0,
 	PMDFWD_POOL_MAPPED = 1,
 	PMDFWD_STRICT = 2,
-	PMDFWD_STRICT_SEG = 3,
+	PMDFWD_STRICT_BURST = 3,
+	PMDFWD_STRICT_SEG = 4,
 };
-#define PMDFWD_MODES 4
+#define PMDFWD_MODES 5
 
 enum pmdfwd_device {
 	PMDFWD_DEV_HW = 0,
