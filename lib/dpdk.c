@@ -640,7 +640,8 @@ IVM_API ivm_status ivm_dpdk_txq_create(struct ivm_domain *domain,
 	 * frees (destroyed first) takes the queue along, nothing leaks. */
 	st = ivm_slots_create(domain, burst_pages, bursts, sizeof(*txq),
 			      &slots);
-	if (st == IVM_STATUS_INVALID_PARAMETER_2 ||
+	if (st == IVM_STATUS_INVALID_PARAMETER_1 ||
+	    st == IVM_STATUS_INVALID_PARAMETER_2 ||
 	    st == IVM_STATUS_INVALID_PARAMETER_3)
 		return refuse(IVM_STATUS_INVALID_PARAMETER); /* the core's
 								 numbering */

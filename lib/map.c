@@ -317,9 +317,7 @@ IVM_API ivm_status ivm_map_buffers(struct ivm_domain *domain,
 	ivm_mem_free(pfns, count * sizeof(*pfns), _Alignof(uint64_t));
 	if (status != IVM_STATUS_SUCCESS)
 		return status;
-	ivm_la page = la;
-	for (uint64_t i = 0; i < count; i++, page += IVM_PAGE_SIZE)
-		iovas_out[i] = page + (addrs[i] & IVM_PAGE_MASK);
+	ivm_buffer_iovas(la, addrs, count, iovas_out);
 	*la_out = la;
 	return IVM_STATUS_SUCCESS;
 }

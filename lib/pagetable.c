@@ -339,19 +339,21 @@ static unsigned leaf_level_for(const struct pagetable *pt,
 	return 0;
 }
 
-/* store_frames' loop: frames as numbers, or (in_page) as byte addresses;
- * a constant at each call, so that the loop holds no test.  Four leaves
- * a step: a burst's 32 leaves are its whole cost per page. */
+/* store_frames' and pt_fill_reserved's loop: frames as numbers, or
+ * (in_page) as byte addresses, a constant at each call, so that the loop
+ * holds no test; every slot holds `was` before (0, or a reservation's
+ * PT_MARKER).  Four leaves a step: a burst's 32 leaves are its whole
+ * cost per page. */
 #define STORE_LEAF(n, extra)                                                \
 	do {                                                                \
-		IVM_ASSERT(ivm_load_relaxed(&slot[n]) == 0);                \
+		IVM_ASSERT(ivm_load_relaxed(&slot[n]) == was);              \
 		/* R1, as the CAS of install_run. */                        \
 		ivm_store_release(&slot[n], frame_of(pfns[n], in_page) |    \
 						    flags | (extra));       \
 	} while (0)
 static inline __attribute__((always_inline)) void
 store_leaves(_Atomic uint64_t *slot, const uint64_t *pfns, uint64_t body,
-	     uint64_t count, uint64_t flags, bool in_page)
+	     uint64_t count, uint64_t flags, bool in_page, uint64_t was)
 {
 	uint64_t n = 0;
 
@@ -390,9 +392,9 @@ static uint64_t store_frames(struct pt_table *t, unsigned i,
 	/* The mapping's last leaf, if in this table, takes PT_LAST. */
 	uint64_t body = count - (index + count == pages);
 	if (src->in_page)
-		store_leaves(slot, pfns, body, count, flags, true);
+		store_leaves(slot, pfns, body, count, flags, true, 0);
 	else
-		store_leaves(slot, pfns, body, count, flags, false);
+		store_leaves(slot, pfns, body, count, flags, false, 0);
 	return count;
 }
 
@@ -785,24 +787,16 @@ void pt_fill_reserved(_Atomic uint64_t *entry, const uint64_t *addrs,
 		      uint32_t count, uint64_t flags)
 {
 	const uint64_t leaf = PT_PRESENT | flags;
-	const uint32_t last = count - 1;
 
-	/* R1, as the CAS of install_run: the first leaf, the middle ones,
-	 * the last (the first may be the last). */
+	/* R1, as the CAS of install_run: the first leaf (which may be the
+	 * last), then the others as store_frames stores them. */
 	IVM_ASSERT(ivm_load_relaxed(&entry[0]) == PT_MARKER);
 	ivm_store_release(&entry[0], (addrs[0] & PT_ADDR_MASK) | leaf |
 					     PT_FIRST |
-					     (last == 0 ? PT_LAST : 0));
-#pragma GCC unroll 4
-	for (uint32_t i = 1; i < last; i++) {
-		IVM_ASSERT(ivm_load_relaxed(&entry[i]) == PT_MARKER);
-		ivm_store_release(&entry[i], (addrs[i] & PT_ADDR_MASK) | leaf);
-	}
-	if (last != 0) {
-		IVM_ASSERT(ivm_load_relaxed(&entry[last]) == PT_MARKER);
-		ivm_store_release(&entry[last],
-				  (addrs[last] & PT_ADDR_MASK) | leaf | PT_LAST);
-	}
+					     (count == 1 ? PT_LAST : 0));
+	if (count > 1)
+		store_leaves(entry + 1, addrs + 1, count - 2, count - 1, leaf,
+			     true, PT_MARKER);
 }
 
 bool pt_clear_reserved(_Atomic uint64_t *entry, uint32_t count,

@@ -187,13 +187,13 @@ IVM_API ivm_status ivm_slots_map(struct ivm_slots *s, uint32_t permissions,
 			 pt_perm_bits(permissions) |
 				 ((uint64_t)PT_KIND_RESERVED << PT_KIND_SHIFT));
 	sl->count = count;
+	/* Relaxed: only the owner reads MAPPED (unmap, destroy); devices
+	 * see the leaves, published by their own release stores. */
 	ivm_store_relaxed(&sl->state, SLOT_MAPPED);
 	s->next = (k + 1) & (s->nslots - 1);
 
 	ivm_la la = s->base + ((ivm_la)k << s->slot_shift);
-	ivm_la page = la;
-	for (uint32_t i = 0; i < count; i++, page += IVM_PAGE_SIZE)
-		iovas_out[i] = page + (addrs[i] & IVM_PAGE_MASK);
+	ivm_buffer_iovas(la, addrs, count, iovas_out);
 	*la_out = la;
 	return IVM_STATUS_SUCCESS;
 }
@@ -217,6 +217,10 @@ IVM_API ivm_status ivm_slots_unmap(struct ivm_slots *s, ivm_la la,
 		return ivm_fail(IVM_STATUS_INVALID_PARAMETER);
 
 	struct ivm_domain *d = s->domain;
+	/* Relaxed: the flusher's FREE comes after it in happens-before
+	 * order without a fence of ours, because the flusher only learns of
+	 * the slot from the queue entry pushed below (the push and the
+	 * take synchronise: rseq section and flip, or the slot lock). */
 	ivm_store_relaxed(&sl->state, SLOT_PENDING);
 	ivm_rcu_ensure_registered(); /* a full queue flushes here */
 	domain_backend_unmap(d, la, pages);
@@ -281,6 +285,9 @@ IVM_API ivm_status ivm_slots_destroy(struct ivm_slots **set)
 	bool pending = false;
 
 	for (uint32_t k = 0; k < s->nslots; k++) {
+		/* Relaxed: MAPPED is the caller's own (the queue is idle);
+		 * PENDING only decides whether to flush, and the wait below
+		 * acquires FREE. */
 		uint32_t state = ivm_load_relaxed(&s->slot[k].state);
 		if (state == SLOT_MAPPED)
 			return IVM_STATUS_IN_USE;

@@ -150,6 +150,16 @@ static inline bool ivm_page_aligned(uint64_t x)
 	return (x & IVM_PAGE_MASK) == 0;
 }
 
+/* The logical addresses of count buffers that each lie within one page,
+ * buffer i's page at page i of the mapping at la (ivm_map_buffers, a slot
+ * map): its page plus the buffer's offset in its own page. */
+static inline void ivm_buffer_iovas(ivm_la la, const uint64_t *addrs,
+				    uint32_t count, ivm_la *iovas_out)
+{
+	for (uint32_t i = 0; i < count; i++, la += IVM_PAGE_SIZE)
+		iovas_out[i] = la + (addrs[i] & IVM_PAGE_MASK);
+}
+
 /* Smallest order with (1 << order) >= n; n >= 1. */
 static inline unsigned ivm_order_ceil(uint64_t n)
 {

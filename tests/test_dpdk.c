@@ -827,6 +827,11 @@ IVM_TEST(txq_maps_bursts_in_its_slots)
 	CHECK_STATUS(ivm_dpdk_txq_create(none, 0, 0, &q),
 		     IVM_STATUS_NOT_SUPPORTED);
 	ivm_domain_destroy(&none);
+	struct ivm_domain_config pt_cfg = { .type = IVM_DOMAIN_PASSTHROUGH };
+	CHECK_STATUS(ivm_domain_create(&pt_cfg, &none), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_txq_create(none, 0, 0, &q),
+		     IVM_STATUS_INVALID_PARAMETER);
+	ivm_domain_destroy(&none);
 	CHECK(q == NULL);
 	struct ivm_domain_stats ds;
 	CHECK_STATUS(ivm_domain_get_stats(d, &ds), IVM_STATUS_SUCCESS);
@@ -834,6 +839,9 @@ IVM_TEST(txq_maps_bursts_in_its_slots)
 	CHECK_EQ_U64(ds.iova_used_pages, 0);
 
 	CHECK_STATUS(ivm_dpdk_txq_create(d, 0, 0, &q), IVM_STATUS_SUCCESS);
+	CHECK_STATUS(ivm_dpdk_txq_info(NULL, &info),
+		     IVM_STATUS_INVALID_PARAMETER);
+	CHECK_STATUS(ivm_dpdk_txq_info(q, NULL), IVM_STATUS_INVALID_PARAMETER);
 	CHECK_STATUS(ivm_dpdk_txq_info(q, &info), IVM_STATUS_SUCCESS);
 	CHECK_EQ_U64(info.size, (uint64_t)IVM_DPDK_TXQ_BURSTS_DEFAULT *
 					IVM_DPDK_TXQ_BURST_PAGES_DEFAULT * 4096);

@@ -340,14 +340,17 @@ struct ivm_dpdk_txq;
  * @txq_out:      receives the queue.
  *
  * Returns: IVM_STATUS_SUCCESS; IVM_STATUS_INVALID_PARAMETER (NULL domain
- * or txq_out, bursts or burst_pages not a power of two, burst_pages over
- * 512, or more pages in all than the domain has); IVM_STATUS_NOT_SUPPORTED
+ * or txq_out, a domain not of type Translate, bursts or burst_pages not a
+ * power of two, burst_pages over 512, or more pages in all than the
+ * domain has); IVM_STATUS_NOT_SUPPORTED
  * (a domain without an allocator, or a VFIO domain);
  * IVM_STATUS_INSUFFICIENT_RESOURCES (no block of that size free, or no
  * memory).  On failure nothing changed.
  *
  * Context: a control thread.  Blocking: allocates (a block of logical
- * space and its page tables: 4 KiB of table per 512 pages).
+ * space and its page tables: 4 KiB of table per 512 pages), and may take
+ * the IOVA allocator's lock.  Ordering: as ivm_reserve_logical_range;
+ * nothing is mapped yet.
  */
 IVM_API ivm_status ivm_dpdk_txq_create(struct ivm_domain *domain,
 				       uint32_t bursts, uint32_t burst_pages,
@@ -375,6 +378,9 @@ IVM_API ivm_status ivm_dpdk_txq_map(struct ivm_dpdk_txq *txq,
  * one, is refused with IVM_STATUS_INVALID_PARAMETER and changes nothing);
  * IVM_STATUS_INVALID_PARAMETER also for a NULL txq.  Context: the queue's
  * lcore.  Blocking: only when the flush queue is full (it then flushes).
+ * Ordering: as ivm_dpdk_burst_unmap (the device may use its cached
+ * translations until the slot's invalidation, never after the slot is
+ * mapped again).
  */
 IVM_API ivm_status ivm_dpdk_txq_unmap(struct ivm_dpdk_txq *txq,
 				      struct rte_mbuf *const segs[],
@@ -392,7 +398,8 @@ struct ivm_dpdk_txq_info {
 
 /* Returns IVM_STATUS_SUCCESS or IVM_STATUS_INVALID_PARAMETER (NULL
  * argument).  Context: the queue's lcore, or any thread while it is
- * idle. */
+ * idle.  Blocking: never.  Ordering: none (the counts as of the queue's
+ * last call). */
 IVM_API ivm_status ivm_dpdk_txq_info(const struct ivm_dpdk_txq *txq,
 				     struct ivm_dpdk_txq_info *info);
 
@@ -406,8 +413,9 @@ IVM_API ivm_status ivm_dpdk_txq_info(const struct ivm_dpdk_txq *txq,
  * allocator took are the domain's, unmapped by ivm_dpdk_txq_unmap or
  * ivm_dpdk_burst_unmap at any time.
  *
- * Context: a control thread, the queue idle.  Blocking: may wait for a
- * flush running on another thread.
+ * Context: a control thread, the queue idle.  Blocking: flushes, and may
+ * wait for a flush running on another thread.  Ordering: every slot's
+ * invalidation has completed when it returns.
  */
 IVM_API ivm_status ivm_dpdk_txq_destroy(struct ivm_dpdk_txq **txq);
 
