@@ -514,8 +514,9 @@ _Static_assert(IVM_DPDK_BURST_MAX <= IVM_DPDK_BURST_MAX_PAGES,
 
 /* ivm_dpdk_burst_map, and with txq ivm_dpdk_txq_map: a burst in the
  * page-per-segment layout goes to txq's next slot when it fits and the
- * slot is free, else (and without txq) through the allocator. */
-static ivm_status burst_map(struct ivm_domain *domain,
+ * slot is free, else (and without txq) through the allocator.  Inlined
+ * into each: the burst map's copy keeps no test of txq. */
+static inline __attribute__((always_inline)) ivm_status burst_map(struct ivm_domain *domain,
 			    struct ivm_dpdk_txq *txq,
 			    struct rte_mbuf *const segs[], uint16_t n,
 			    uint32_t permissions, ivm_la iovas_out[],
@@ -569,8 +570,9 @@ IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
 
 /* ivm_dpdk_burst_unmap, and with txq ivm_dpdk_txq_unmap: the handle
  * checked against the segments, then the burst's mapping taken back from
- * txq's slots if it lies there, else from the allocator's space. */
-static ivm_status burst_unmap(struct ivm_domain *domain,
+ * txq's slots if it lies there, else from the allocator's space (inlined
+ * into each, as burst_map). */
+static inline __attribute__((always_inline)) ivm_status burst_unmap(struct ivm_domain *domain,
 			      const struct ivm_dpdk_txq *txq,
 			      struct rte_mbuf *const segs[], uint16_t n,
 			      const struct ivm_dpdk_burst *burst)

@@ -525,7 +525,8 @@ ivm_noinline static bool push_locked(struct flushq *fq, uint64_t entry)
 	return false;
 }
 
-void flushq_push(struct flushq *fq, ivm_la la, unsigned order,
+__attribute__((always_inline)) inline void
+flushq_push(struct flushq *fq, ivm_la la, unsigned order,
 		 uint64_t how)
 {
 	uint64_t entry = la | order | how;
