@@ -525,9 +525,18 @@ ivm_noinline static bool push_locked(struct flushq *fq, uint64_t entry)
 	return false;
 }
 
-__attribute__((always_inline)) inline void
-flushq_push(struct flushq *fq, ivm_la la, unsigned order,
-		 uint64_t how)
+/* Inlined into each caller by link-time optimisation (the allocator
+ * unmap's and the slots' unmap): with two callers GCC's heuristics
+ * stopped inlining it, a call on every lazy unmap.  GCC warns that an
+ * always_inline function without `inline` might not be inlinable in its
+ * own unit; `inline` with external linkage would forbid the static
+ * helpers it calls (C11 6.7.4). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wattributes"
+#endif
+__attribute__((always_inline)) void
+flushq_push(struct flushq *fq, ivm_la la, unsigned order, uint64_t how)
 {
 	uint64_t entry = la | order | how;
 
@@ -555,6 +564,9 @@ flushq_push(struct flushq *fq, ivm_la la, unsigned order,
 			return;
 	}
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /* ---- poll / flush_all / depth ------------------------------------------------ */
 
