@@ -185,15 +185,16 @@ static unsigned slot_depth(const struct flushq_cpu *s)
 static void give_back(struct flushq *fq, const uint64_t *batch, unsigned n,
 		      uint64_t oldest_ns, uint64_t now)
 {
-	bool slots = false;
+	uint64_t others = 0; /* the flags of entries not given back */
 
 	for (unsigned i = 0; i < n; i++) {
 		if (batch[i] & FLUSHQ_GIVE)
 			domain_give_space(fq->domain, entry_la(batch[i]),
 					  entry_pages(batch[i]), true);
-		slots |= (batch[i] & FLUSHQ_SLOT) != 0;
+		else
+			others |= batch[i];
 	}
-	if (slots)
+	if (others & FLUSHQ_SLOT)
 		slots_release(fq->domain, batch, n);
 	ivm_counter_add(&fq->entries, n);
 	if (n > 0 && oldest_ns != 0 && now > oldest_ns)
