@@ -340,7 +340,10 @@ static bool take_locked(struct flushq *fq, struct flushq_cpu *s, unsigned k,
 	out->n = state_depth(&p->state[old]);
 	out->oldest_ns = ivm_load_relaxed(&s->oldest_ns);
 	p->stack[old] = fresh;
-	ivm_store_relaxed(&p->state[old], 0);
+	/* The entries leave the ring's count for in_flight's until the flush
+	 * counts them released (flushq_depth reads both: release here). */
+	ivm_counter_add(&fq->in_flight, out->n);
+	ivm_store_release(&p->state[old], 0);
 	ivm_store_relaxed(&s->oldest_ns, 0);
 	/* Flipped: pushes may already have landed in the new ring while
 	 * state[old] still counted, so none of them noted its time; start
@@ -367,7 +370,7 @@ static unsigned flush_in_place(struct flushq *fq, struct flushq_cpu *s,
 	struct flushq_ring *r = p->stack[cur];
 	flush_batch(fq, r->items, n, domain_wide,
 		    ivm_load_relaxed(&s->oldest_ns));
-	ivm_store_relaxed(&p->state[cur], 0);
+	ivm_store_release(&p->state[cur], 0); /* after the count: flushq_depth */
 	ivm_store_relaxed(&s->oldest_ns, 0);
 	return n;
 }
@@ -385,11 +388,19 @@ static void put_ring(struct flushq *fq, struct flushq_cpu *s,
 	ring_free(fq, r);
 }
 
+/* n taken entries were flushed and counted released: no longer in
+ * flight (release: after the count, for flushq_depth). */
+static void taken_done(struct flushq *fq, uint64_t n)
+{
+	atomic_fetch_sub_explicit(&fq->in_flight, n, memory_order_release);
+}
+
 /* Flush what a take removed from slot s, and hand its ring back. */
 static void flush_taken(struct flushq *fq, struct flushq_cpu *s,
 			struct taken *t)
 {
 	flush_batch(fq, t->ring->items, t->n, false, t->oldest_ns);
+	taken_done(fq, t->n);
 	put_ring(fq, s, t->ring);
 }
 
@@ -655,6 +666,7 @@ uint64_t flushq_flush_all(struct flushq *fq)
 		 * which covers them all (and every other cached translation,
 		 * as ivm_flush_domain promises). */
 		flush_batch(fq, batch, n, true, oldest);
+		taken_done(fq, n);
 		free(batch);
 	}
 	return released + n;
@@ -667,5 +679,9 @@ uint64_t flushq_depth(const struct flushq *fq)
 		return 0;
 	for (unsigned k = 0; k < fq->nslots; k++)
 		depth += slot_depth(&fq->slots[k]);
-	return depth;
+	/* A ring seen emptied by a take or an in-place flush (their release
+	 * stores) shows its entries here or in the released count, which the
+	 * caller reads after: never in neither. */
+	atomic_thread_fence(memory_order_acquire);
+	return depth + ivm_load_acquire(&fq->in_flight);
 }

@@ -35,6 +35,8 @@ struct flushq {
 	 * reads. */
 	_Alignas(128) _Atomic uint64_t batches, entries, ranges, domain_wide,
 		wait_ns;
+	_Atomic uint64_t in_flight;   /* taken from the rings, not yet
+					 counted in entries (flushq_depth) */
 };
 
 ivm_status flushq_init(struct flushq *fq, struct ivm_domain *d,
@@ -69,7 +71,9 @@ uint64_t flushq_poll(struct flushq *fq);
  * released. */
 uint64_t flushq_flush_all(struct flushq *fq);
 
-/* Entries waiting in all queues now. */
+/* Entries not yet released: in the rings, or taken by a flush under way.
+ * An entry a concurrent flush releases is counted here or in fq->entries
+ * read after this call, never in neither. */
 uint64_t flushq_depth(const struct flushq *fq);
 
 #endif /* IVM_FLUSHQ_H */

@@ -169,6 +169,41 @@ IVM_TEST(flush_on_timeout_by_thread)
 	free(buf);
 }
 
+/* While the flush thread flushes, every unmap done so far shows in the
+ * statistics as queued or as released, never in neither (a ring the
+ * thread has taken but not yet counted is still queued). */
+IVM_TEST(stats_count_every_unmap_while_the_thread_flushes)
+{
+	struct ivm_domain *d = lazy_domain(0, 100, true, IVM_FLUSH_LAZY);
+	char *buf = aligned_alloc(PG, PG);
+	struct timespec t0, t;
+	uint64_t unmaps = 0, flushed_seen = 0, missing = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (int i = 0; i < 64; i++) {
+			ivm_la la = map_page(d, buf);
+			CHECK_STATUS(ivm_unmap_logical_range(d, la, 1),
+				     IVM_STATUS_SUCCESS);
+			unmaps++;
+			struct ivm_domain_stats s = stats(d);
+			if (s.flush_queued + s.flush_entries < unmaps)
+				missing++;
+			if (s.flush_entries != 0)
+				flushed_seen++;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) * 1000000000ll +
+		 (t.tv_nsec - t0.tv_nsec) < 300000000ll);
+	CHECK_EQ_U64(missing, 0);
+	CHECK(flushed_seen > 0); /* the thread did flush meanwhile */
+	CHECK_STATUS(ivm_flush_domain(d), IVM_STATUS_SUCCESS);
+	CHECK_EQ_U64(stats(d).flush_queued, 0);
+	CHECK_EQ_U64(stats(d).flush_entries, unmaps);
+	ivm_domain_destroy(&d);
+	free(buf);
+}
+
 IVM_TEST(adjacent_ranges_coalesce)
 {
 	struct ivm_domain *d = lazy_domain(0, 0, false, IVM_FLUSH_LAZY);

@@ -327,7 +327,8 @@ struct ivm_domain_stats {
 	uint64_t iotlb_violations;  /* model: DMAs an IOTLB entry would have
 	                               sent to memory the address no longer
 	                               maps (refused; see IVM_FAULT_STALE_...) */
-	uint64_t flush_queued;      /* lazy: unmapped ranges waiting now */
+	uint64_t flush_queued;      /* lazy: unmapped ranges not yet released
+	                               (waiting, or in a flush under way) */
 	uint64_t flush_batches;     /* lazy: queue flushes so far */
 	uint64_t flush_entries;     /* lazy: ranges those flushes released */
 	uint64_t flush_ranges;      /* lazy: invalidations they issued after
