@@ -104,7 +104,7 @@ static double run_mode(enum pmdfwd_mode mode, enum pmdfwd_device dev,
 	}
 	/* Strict: every burst or segment mapped was unmapped.  Pool-mapped:
 	 * the pool's chunks stay mapped until destroy. */
-	if (mode >= PMDFWD_STRICT ?
+	if (pmdfwd_mode_strict(mode) ?
 		    st.mappings != 0 :
 	    mode == PMDFWD_POOL_MAPPED ? st.mappings == 0 : false) {
 		fprintf(stderr, "pmd_fwd: %s: %" PRIu64 " live mappings\n",

@@ -303,9 +303,7 @@ static void tx_complete(struct pmdfwd *f, struct rte_mbuf **pkts, uint16_t nb,
 uint64_t pmdfwd_run(struct pmdfwd *f, uint64_t n)
 {
 	struct rte_mbuf *pkts[BURST];
-	bool strict = f->mode == PMDFWD_STRICT ||
-		      f->mode == PMDFWD_STRICT_BURST ||
-		      f->mode == PMDFWD_STRICT_SEG;
+	bool strict = pmdfwd_mode_strict(f->mode);
 	uint64_t done = 0;
 
 	while (done < n) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pmdfwd.h - a PMD-style forwarding loop with a software NIC, without an
- * IOMMU and in four IOMMU modes: the engine of examples/pmd_fwd.c (Mpps on the terminal) and
- * of bench/bench_pmd.c (the same loop under Google Benchmark, JSON).
+ * IOMMU and in four IOMMU modes: the engine of examples/pmd_fwd.c (Mpps
+ * on the terminal) and of bench/bench_pmd.c (the same loop under Google
+ * Benchmark, JSON).
  *
  * One forwarder owns a net_null virtual port (rx allocates mbufs from the
  * forwarder's pool, tx frees them) and a modelled transmit engine: per
@@ -50,6 +51,7 @@
 #ifndef IVM_EXAMPLES_PMDFWD_H
 #define IVM_EXAMPLES_PMDFWD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum pmdfwd_mode {
@@ -60,6 +62,13 @@ enum pmdfwd_mode {
 	PMDFWD_STRICT_SEG = 4,
 };
 #define PMDFWD_MODES 5
+
+/* The modes that map on transmit and unmap on completion (the strict
+ * ones come last). */
+static inline bool pmdfwd_mode_strict(enum pmdfwd_mode mode)
+{
+	return mode >= PMDFWD_STRICT;
+}
 
 enum pmdfwd_device {
 	PMDFWD_DEV_HW = 0,

@@ -516,11 +516,10 @@ _Static_assert(IVM_DPDK_BURST_MAX <= IVM_DPDK_BURST_MAX_PAGES,
  * page-per-segment layout goes to txq's next slot when it fits and the
  * slot is free, else (and without txq) through the allocator.  Inlined
  * into each: the burst map's copy keeps no test of txq. */
-static inline __attribute__((always_inline)) ivm_status burst_map(struct ivm_domain *domain,
-			    struct ivm_dpdk_txq *txq,
-			    struct rte_mbuf *const segs[], uint16_t n,
-			    uint32_t permissions, ivm_la iovas_out[],
-			    struct ivm_dpdk_burst *burst_out)
+static inline __attribute__((always_inline)) ivm_status
+burst_map(struct ivm_domain *domain, struct ivm_dpdk_txq *txq,
+	  struct rte_mbuf *const segs[], uint16_t n, uint32_t permissions,
+	  ivm_la iovas_out[], struct ivm_dpdk_burst *burst_out)
 {
 	uint64_t addrs[IVM_DPDK_BURST_MAX];
 	uint32_t pages = n;
@@ -572,10 +571,10 @@ IVM_API ivm_status ivm_dpdk_burst_map(struct ivm_domain *domain,
  * checked against the segments, then the burst's mapping taken back from
  * txq's slots if it lies there, else from the allocator's space (inlined
  * into each, as burst_map). */
-static inline __attribute__((always_inline)) ivm_status burst_unmap(struct ivm_domain *domain,
-			      const struct ivm_dpdk_txq *txq,
-			      struct rte_mbuf *const segs[], uint16_t n,
-			      const struct ivm_dpdk_burst *burst)
+static inline __attribute__((always_inline)) ivm_status
+burst_unmap(struct ivm_domain *domain, const struct ivm_dpdk_txq *txq,
+	    struct rte_mbuf *const segs[], uint16_t n,
+	    const struct ivm_dpdk_burst *burst)
 {
 	const struct rte_mbuf *first, *last;
 	ivm_status st;

@@ -791,7 +791,7 @@ void pt_fill_reserved(_Atomic uint64_t *entry, const uint64_t *addrs,
 	/* R1, as the CAS of install_run: the first leaf (which may be the
 	 * last), then the others as store_frames stores them. */
 	IVM_ASSERT(ivm_load_relaxed(&entry[0]) == PT_MARKER);
-	ivm_store_release(&entry[0], (addrs[0] & PT_ADDR_MASK) | leaf |
+	ivm_store_release(&entry[0], frame_of(addrs[0], true) | leaf |
 					     PT_FIRST |
 					     (count == 1 ? PT_LAST : 0));
 	if (count > 1)

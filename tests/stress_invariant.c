@@ -40,7 +40,6 @@
 static double stress_seconds = 1.0;
 
 struct run {
-	bool slots; /* the mappers map through slot sets of their own */
 	struct ivm_domain *d;
 	struct ivm_swdev *dev;
 	_Atomic bool stop;
@@ -207,7 +206,6 @@ static void run_mode(enum ivm_flush_mode mode, bool cache, bool slots)
 	pthread_t mt[MAPPERS], dt;
 
 	memset(&r, 0, sizeof(r));
-	r.slots = slots;
 	CHECK_STATUS(ivm_domain_create(&cfg, &r.d), IVM_STATUS_SUCCESS);
 	CHECK_STATUS(ivm_swdev_create(r.d, &r.dev), IVM_STATUS_SUCCESS);
 	pthread_create(&dt, NULL, device, &r);
