@@ -73,7 +73,8 @@ uint64_t flushq_flush_all(struct flushq *fq);
 
 /* Entries not yet released: in the rings, or taken by a flush under way.
  * An entry a concurrent flush releases is counted here or in fq->entries
- * read after this call, never in neither. */
+ * read after this call, never in neither (for a moment, possibly in
+ * both). */
 uint64_t flushq_depth(const struct flushq *fq);
 
 #endif /* IVM_FLUSHQ_H */

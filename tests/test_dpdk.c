@@ -1208,8 +1208,8 @@ IVM_TEST(segments_mapped_by_two_threads_at_once)
 /* Two lcores, each with its own transmit queue of few slots, map, DMA
  * and unmap bursts while the domain's flush thread releases their slots
  * (ThreadSanitizer runs this too): every DMA reads its own burst's bytes,
- * the model device never reads through a stale entry, both kinds of
- * burst (slot and fallback) occur, nothing is left mapped. */
+ * the model device never reads through a stale entry, the slots take
+ * bursts (the allocator takes the rest), nothing is left mapped. */
 struct txq_worker {
 	struct ivm_domain *d;
 	struct rte_mempool *mp;

@@ -328,7 +328,9 @@ struct ivm_domain_stats {
 	                               sent to memory the address no longer
 	                               maps (refused; see IVM_FAULT_STALE_...) */
 	uint64_t flush_queued;      /* lazy: unmapped ranges not yet released
-	                               (waiting, or in a flush under way) */
+	                               (waiting, or in a flush under way;
+	                               one a flush is releasing may show
+	                               here and in flush_entries at once) */
 	uint64_t flush_batches;     /* lazy: queue flushes so far */
 	uint64_t flush_entries;     /* lazy: ranges those flushes released */
 	uint64_t flush_ranges;      /* lazy: invalidations they issued after
