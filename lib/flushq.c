@@ -341,7 +341,8 @@ static bool take_locked(struct flushq *fq, struct flushq_cpu *s, unsigned k,
 	out->oldest_ns = ivm_load_relaxed(&s->oldest_ns);
 	p->stack[old] = fresh;
 	/* The entries leave the ring's count for in_flight's until the flush
-	 * counts them released (flushq_depth reads both: release here). */
+	 * counts them released.  Release: orders the add before the emptied
+	 * depth; pairs with flushq_depth's acquire fence. */
 	ivm_counter_add(&fq->in_flight, out->n);
 	ivm_store_release(&p->state[old], 0);
 	ivm_store_relaxed(&s->oldest_ns, 0);
@@ -370,7 +371,9 @@ static unsigned flush_in_place(struct flushq *fq, struct flushq_cpu *s,
 	struct flushq_ring *r = p->stack[cur];
 	flush_batch(fq, r->items, n, domain_wide,
 		    ivm_load_relaxed(&s->oldest_ns));
-	ivm_store_release(&p->state[cur], 0); /* after the count: flushq_depth */
+	/* Release: the released count before the emptied depth; pairs
+	 * with flushq_depth's acquire fence. */
+	ivm_store_release(&p->state[cur], 0);
 	ivm_store_relaxed(&s->oldest_ns, 0);
 	return n;
 }
@@ -389,10 +392,11 @@ static void put_ring(struct flushq *fq, struct flushq_cpu *s,
 }
 
 /* n taken entries were flushed and counted released: no longer in
- * flight (release: after the count, for flushq_depth). */
+ * flight.  Release: orders give_back's count of them before; pairs with
+ * flushq_depth's acquire load of in_flight. */
 static void taken_done(struct flushq *fq, uint64_t n)
 {
-	atomic_fetch_sub_explicit(&fq->in_flight, n, memory_order_release);
+	ivm_fetch_sub_release(&fq->in_flight, n);
 }
 
 /* Flush what a take removed from slot s, and hand its ring back. */
@@ -682,6 +686,6 @@ uint64_t flushq_depth(const struct flushq *fq)
 	/* A ring seen emptied by a take or an in-place flush (their release
 	 * stores) shows its entries here or in the released count, which the
 	 * caller reads after: never in neither. */
-	atomic_thread_fence(memory_order_acquire);
+	ivm_fence_acquire();
 	return depth + ivm_load_acquire(&fq->in_flight);
 }
