@@ -86,7 +86,13 @@ IVM_API ivm_status ivm_map_buffers(struct ivm_domain *domain,
  * slot mapped again only after it.
  * destroy: IN_USE, nothing changed, while a slot is mapped; else waits
  * for pending invalidations and frees the set.  A set not destroyed goes
- * with its domain. */
+ * with its domain.
+ * Context: create and destroy on a control thread, the set idle; map and
+ * unmap on one owner thread at a time.  Blocking: map never;
+ * unmap only when the flush queue is full (it flushes); create allocates;
+ * destroy flushes and waits.  Ordering: a map's leaves are release stores
+ * (visible to a device's acquire walk when it returns); a slot is written
+ * again only after its invalidation's sync has returned (slots.c). */
 struct ivm_slots;
 IVM_API ivm_status ivm_slots_create(struct ivm_domain *domain,
 				    uint32_t slot_pages, uint32_t nslots,
